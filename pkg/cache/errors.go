@@ -3,6 +3,7 @@ package cache
 import (
 	"errors"
 	"fmt"
+	"github.com/layercache/layercache/pkg/cache/singleflight"
 	"time"
 )
 
@@ -59,17 +60,16 @@ func (e *LayerError) Unwrap() error { return e.Err }
 
 // PanicError is returned to every waiter of a fetch whose fetcher panicked.
 // The panic does not crash the process and does not leave the key stuck.
-type PanicError struct {
-	Value any    // what the fetcher panicked with
-	Stack []byte // the fetcher goroutine's stack at the panic
+// errors.As finds it; Unwrap gives the panic value when it is an error.
+type PanicError = singleflight.PanicError
+
+// TypeError is returned when a caller joined a fetch of its key started
+// through a View of another type.
+type TypeError struct {
+	Key       string
+	Got, Want any
 }
 
-func (e *PanicError) Error() string {
-	return fmt.Sprintf("cache: fetcher panicked: %v", e.Value)
-}
-
-// Unwrap returns the panic value when it is an error.
-func (e *PanicError) Unwrap() error {
-	err, _ := e.Value.(error)
-	return err
+func (e *TypeError) Error() string {
+	return fmt.Sprintf("cache: key %q: a concurrent fetch produced %T, this view wants %T", e.Key, e.Got, e.Want)
 }

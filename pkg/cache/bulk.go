@@ -1,0 +1,405 @@
+package cache
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+)
+
+// KeyValue is one item of SetMany.
+type KeyValue[T any] struct {
+	Key   string
+	Value T
+}
+
+// BulkFetcher loads the values of missing keys in one call. Keys absent from
+// the returned map are "not found" (cached as such when negative caching is
+// on). It receives the caller's keys, without namespace prefix.
+type BulkFetcher[T any] func(ctx context.Context, keys []string) (map[string]T, error)
+
+// GetMany is Get for many keys. Each layer is read once for all the keys
+// still missing (pipelined where the layer supports it), hits are backfilled
+// into faster layers, and the keys no layer has are passed to fetch in one
+// call. Counters and events are the same as for Get, key by key.
+//
+// The result maps each found key to its value; keys that are missing (with
+// no fetcher), cached as not found, or not returned by fetch are absent.
+// Unlike Get, concurrent GetMany calls do not share fetches.
+func (v *View[T]) GetMany(ctx context.Context, keys []string, fetch BulkFetcher[T], opts ...Option) (map[string]T, error) {
+	c := v.s.c
+	if c.closed.Load() {
+		return nil, ErrClosed
+	}
+	co, err := resolve(opts)
+	if err != nil {
+		return nil, err
+	}
+	keys = dedupe(keys)
+	qkeys := make([]string, len(keys))
+	for i, k := range keys {
+		if qkeys[i], err = v.s.qualify(k); err != nil {
+			return nil, err
+		}
+	}
+	now := c.clock.NowNano()
+	out := make(map[string]T, len(keys))
+	pending := make([]int, len(keys)) // indexes into keys still missing
+	for i := range pending {
+		pending[i] = i
+	}
+	fcs := make([]fence, len(keys))
+	var stale []int
+	var lerrs []error
+	for li := range c.layers {
+		if len(pending) == 0 {
+			break
+		}
+		if li == 1 {
+			for _, i := range pending {
+				fcs[i] = c.fences.capture(qkeys[i])
+			}
+		}
+		l := &c.layers[li]
+		ask := make([]string, len(pending))
+		for j, i := range pending {
+			ask[j] = qkeys[i]
+		}
+		entries, found, err := l.GetMany(ctx, ask)
+		if err != nil {
+			lerrs = append(lerrs, c.layerErr(l, "getmany", "", err))
+			continue
+		}
+		var backfill []Item
+		next := pending[:0:0]
+		for j, i := range pending {
+			e := &entries[j]
+			st := e.State(now)
+			if !found[j] || st == StateExpired {
+				l.metrics.misses.inc()
+				next = append(next, i)
+				continue
+			}
+			var val T
+			if !e.Negative {
+				var ok bool
+				if val, ok = v.decode(l, qkeys[i], e); !ok {
+					l.metrics.misses.inc()
+					next = append(next, i)
+					continue
+				}
+				out[keys[i]] = val
+			} else {
+				c.metrics.negativeHits.inc()
+			}
+			l.metrics.hits.inc()
+			c.metrics.hits.inc()
+			c.reportHit(qkeys[i], li, st)
+			if st == StateStale {
+				stale = append(stale, i)
+			}
+			if li > 0 {
+				if !e.Negative && e.Value == nil {
+					e.Value = val
+				}
+				backfill = append(backfill, Item{Key: qkeys[i], Entry: *e})
+			}
+		}
+		pending = next
+		if len(backfill) > 0 {
+			v.backfillMany(ctx, li, backfill, fcs, qkeys)
+		}
+	}
+	for _, i := range pending {
+		c.metrics.misses.inc()
+		if c.events.active() {
+			c.events.emit(Event{Type: EventMiss, Key: qkeys[i]})
+		}
+	}
+	if len(pending) > 0 && len(c.layers) == 1 {
+		for _, i := range pending {
+			fcs[i] = c.fences.capture(qkeys[i])
+		}
+	}
+	if fetch != nil && len(stale) > 0 {
+		v.refreshManyInBackground(keys, qkeys, stale, fetch, co)
+	}
+	if fetch == nil || len(pending) == 0 {
+		if len(pending) > 0 && len(lerrs) > 0 {
+			return out, errors.Join(lerrs...)
+		}
+		return out, nil
+	}
+	fetched, err := v.fetchMany(ctx, keys, qkeys, pending, fcs, fetch, co.clone())
+	for k, val := range fetched {
+		out[k] = val
+	}
+	return out, err
+}
+
+// reportHit emits the event of a hit in layer li.
+func (c *core) reportHit(qk string, li int, st State) {
+	if st != StateFresh {
+		c.served(qk, li, st)
+		return
+	}
+	if c.events.active() {
+		c.events.emit(Event{Type: EventHit, Key: qk, Layer: c.layers[li].info.Name, State: st})
+	}
+}
+
+// backfillMany copies items found in layer src into every faster layer,
+// skipping keys written since their fence was captured.
+func (v *View[T]) backfillMany(ctx context.Context, src int, items []Item, fcs []fence, qkeys []string) {
+	c := v.s.c
+	if c.needPayloadAbove(src) {
+		for i := range items {
+			e := &items[i].Entry
+			if e.Payload == nil && !e.Negative {
+				p, err := c.codec.Marshal(e.Value)
+				if err != nil {
+					continue
+				}
+				e.Payload = p
+			}
+		}
+	}
+	keys := make([]string, len(items))
+	itemFences := make([]fence, len(items))
+	pos := make(map[string]int, len(qkeys))
+	for i, k := range qkeys {
+		pos[k] = i
+	}
+	for i := range items {
+		keys[i] = items[i].Key
+		itemFences[i] = fcs[pos[items[i].Key]]
+	}
+	fenced := c.fences.writeManyIfCurrent(keys, itemFences, func(current []int) {
+		for li := 0; li < src; li++ {
+			l := &c.layers[li]
+			batch := make([]Item, 0, len(current))
+			for _, i := range current {
+				it := items[i]
+				if !l.info.Values {
+					it.Entry.Value = nil
+				} else if !l.info.NeedsPayload {
+					it.Entry.Payload = nil
+				}
+				batch = append(batch, it)
+			}
+			if err := l.SetMany(ctx, batch); err != nil {
+				c.metrics.writeFailures.inc()
+				_ = c.layerErr(l, "backfill", "", err)
+				continue
+			}
+			c.metrics.backfills.add(uint64(len(batch)))
+			if c.events.active() {
+				for _, it := range batch {
+					c.events.emit(Event{Type: EventBackfill, Key: it.Key, Layer: l.info.Name})
+				}
+			}
+		}
+	})
+	c.metrics.fencedWrites.add(uint64(fenced))
+}
+
+// fetchMany calls fetch for the pending keys and stores what it returns.
+func (v *View[T]) fetchMany(ctx context.Context, keys, qkeys []string, pending []int, fcs []fence,
+	fetch BulkFetcher[T], co *callOptions) (map[string]T, error) {
+	c := v.s.c
+	ask := make([]string, len(pending))
+	for j, i := range pending {
+		ask[j] = keys[i]
+	}
+	var got map[string]T
+	_, err := c.callFetcher(ctx, "", func(ctx context.Context) (any, error) {
+		var err error
+		got, err = fetch(ctx, ask)
+		return nil, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	now := c.clock.NowNano()
+	var itemKeys []string
+	var itemFences []fence
+	perLayer := make([][]Item, len(c.layers))
+	for _, i := range pending {
+		val, ok := got[keys[i]]
+		if !ok && c.negativeTTL(co) == 0 {
+			continue
+		}
+		entries, err := c.buildEntries(now, val, !ok, co)
+		if err != nil {
+			return got, fmt.Errorf("cache: store fetched %q: %w", keys[i], err)
+		}
+		for li := range perLayer {
+			perLayer[li] = append(perLayer[li], Item{Key: qkeys[i], Entry: entries[li]})
+		}
+		itemKeys = append(itemKeys, qkeys[i])
+		itemFences = append(itemFences, fcs[i])
+	}
+	if len(itemKeys) == 0 {
+		return got, nil
+	}
+	wctx := context.WithoutCancel(ctx)
+	fenced := c.fences.writeManyIfCurrent(itemKeys, itemFences, func(current []int) {
+		c.writeManyLayers(wctx, perLayer, current)
+	})
+	c.metrics.fencedWrites.add(uint64(fenced))
+	// Drop values for keys the caller did not ask for.
+	for k := range got {
+		if !slices.Contains(ask, k) {
+			delete(got, k)
+		}
+	}
+	return got, nil
+}
+
+// writeManyLayers writes perLayer[li][j] for each j in only (nil: all),
+// slowest layer first.
+func (c *core) writeManyLayers(ctx context.Context, perLayer [][]Item, only []int) error {
+	var errs []error
+	for li := len(c.layers) - 1; li >= 0; li-- {
+		l := &c.layers[li]
+		batch := perLayer[li]
+		if only != nil {
+			batch = make([]Item, 0, len(only))
+			for _, j := range only {
+				batch = append(batch, perLayer[li][j])
+			}
+		}
+		if err := l.SetMany(ctx, batch); err != nil {
+			c.metrics.writeFailures.inc()
+			errs = append(errs, c.layerErr(l, "setmany", "", err))
+		}
+	}
+	n := len(perLayer[0])
+	if only != nil {
+		n = len(only)
+	}
+	c.metrics.sets.add(uint64(n))
+	if c.events.active() {
+		for j := range perLayer[0] {
+			if only == nil || slices.Contains(only, j) {
+				c.events.emit(Event{Type: EventSet, Key: perLayer[0][j].Key})
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// refreshManyInBackground refreshes stale keys with the bulk fetcher.
+func (v *View[T]) refreshManyInBackground(keys, qkeys []string, stale []int, fetch BulkFetcher[T], co callOptions) {
+	c := v.s.c
+	r := &c.refreshing
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return
+	}
+	c.background.Add(1)
+	r.mu.Unlock()
+	fcs := make([]fence, len(keys))
+	for _, i := range stale {
+		fcs[i] = c.fences.capture(qkeys[i])
+	}
+	wo := co.clone()
+	c.metrics.refreshes.inc()
+	go func() {
+		defer c.background.Done()
+		ctx, cancel := context.WithTimeout(c.life, c.opts.RefreshTimeout)
+		defer cancel()
+		if _, err := v.fetchMany(ctx, keys, qkeys, stale, fcs, fetch, wo); err != nil {
+			c.metrics.refreshErrors.inc()
+		}
+	}()
+}
+
+// SetMany stores every item in every layer, using each layer's bulk write.
+// Nothing is written if any key or value is invalid.
+func (v *View[T]) SetMany(ctx context.Context, items []KeyValue[T], opts ...Option) error {
+	c := v.s.c
+	if c.closed.Load() {
+		return ErrClosed
+	}
+	co, err := resolve(opts)
+	if err != nil {
+		return err
+	}
+	now := c.clock.NowNano()
+	perLayer := make([][]Item, len(c.layers))
+	qkeys := make([]string, len(items))
+	for i, it := range items {
+		if qkeys[i], err = v.s.qualify(it.Key); err != nil {
+			return err
+		}
+		entries, err := c.buildEntries(now, it.Value, false, &co)
+		if err != nil {
+			return fmt.Errorf("cache: SetMany %q: %w", it.Key, err)
+		}
+		for li := range perLayer {
+			perLayer[li] = append(perLayer[li], Item{Key: qkeys[i], Entry: entries[li]})
+		}
+	}
+	if len(items) == 0 {
+		return nil
+	}
+	c.fences.writeMany(qkeys, func() {
+		err = c.writeManyLayers(ctx, perLayer, nil)
+	})
+	for _, k := range qkeys {
+		c.flight.Forget(k)
+	}
+	return err
+}
+
+// DeleteMany removes keys from every layer using each layer's bulk delete
+// (which batches), and supersedes running fetches of them.
+func (s *Stack) DeleteMany(ctx context.Context, keys []string) error {
+	c := s.c
+	if c.closed.Load() {
+		return ErrClosed
+	}
+	qkeys := make([]string, len(keys))
+	for i, k := range keys {
+		var err error
+		if qkeys[i], err = s.qualify(k); err != nil {
+			return err
+		}
+	}
+	if len(qkeys) == 0 {
+		return nil
+	}
+	var errs []error
+	c.fences.writeMany(qkeys, func() {
+		for li := len(c.layers) - 1; li >= 0; li-- {
+			l := &c.layers[li]
+			if err := l.DeleteMany(ctx, qkeys); err != nil {
+				errs = append(errs, c.layerErr(l, "deletemany", "", err))
+			}
+		}
+	})
+	for _, k := range qkeys {
+		c.flight.Forget(k)
+	}
+	c.metrics.deletes.add(uint64(len(qkeys)))
+	if c.events.active() {
+		for _, k := range qkeys {
+			c.events.emit(Event{Type: EventDelete, Key: k})
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func dedupe(keys []string) []string {
+	seen := make(map[string]bool, len(keys))
+	out := make([]string, 0, len(keys))
+	for _, k := range keys {
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, k)
+		}
+	}
+	return out
+}

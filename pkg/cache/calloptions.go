@@ -1,0 +1,104 @@
+package cache
+
+import (
+	"fmt"
+	"time"
+)
+
+// Option adjusts one call (Get, Set, GetMany, ...). Options are plain values,
+// so passing them costs no allocation.
+type Option struct {
+	kind  optionKind
+	d     time.Duration
+	layer string
+	tags  []string
+}
+
+type optionKind uint8
+
+const (
+	optTTL optionKind = iota + 1
+	optLayerTTL
+	optTags
+	optSWR
+	optSIE
+	optNegativeTTL
+)
+
+// TTL sets how long the written entry stays fresh (0: never goes stale).
+func TTL(d time.Duration) Option { return Option{kind: optTTL, d: d} }
+
+// LayerTTL sets the TTL for one layer, by name, for this call.
+func LayerTTL(layer string, d time.Duration) Option {
+	return Option{kind: optLayerTTL, layer: layer, d: d}
+}
+
+// Tags attaches tags to the written entry, replacing the tags it had. The
+// slice is copied if it is kept.
+func Tags(tags ...string) Option { return Option{kind: optTags, tags: tags} }
+
+// StaleWhileRevalidate sets the stale-while-revalidate window for this call.
+func StaleWhileRevalidate(d time.Duration) Option { return Option{kind: optSWR, d: d} }
+
+// StaleIfError sets the stale-if-error window for this call.
+func StaleIfError(d time.Duration) Option { return Option{kind: optSIE, d: d} }
+
+// NegativeTTL sets how long a fetcher's ErrNotFound is cached for this call
+// (0 disables negative caching for the call).
+func NegativeTTL(d time.Duration) Option { return Option{kind: optNegativeTTL, d: d} }
+
+// callOptions is the resolved form of a call's options.
+type callOptions struct {
+	ttl, swr, sie, negTTL             time.Duration
+	hasTTL, hasSWR, hasSIE, hasNegTTL bool
+	tags                              []string
+	layerTTL                          []Option // optLayerTTL entries, rarely more than one
+}
+
+// resolve applies opts over the stack defaults and validates them.
+func resolve(opts []Option) (callOptions, error) {
+	var co callOptions
+	for i := range opts {
+		o := &opts[i]
+		if o.kind != optTags && o.d < 0 {
+			return co, fmt.Errorf("cache: option %s is %s; it must not be negative", o.kind, o.d)
+		}
+		switch o.kind {
+		case optTTL:
+			co.ttl, co.hasTTL = o.d, true
+		case optSWR:
+			co.swr, co.hasSWR = o.d, true
+		case optSIE:
+			co.sie, co.hasSIE = o.d, true
+		case optNegativeTTL:
+			co.negTTL, co.hasNegTTL = o.d, true
+		case optTags:
+			if err := validateTags(o.tags); err != nil {
+				return co, err
+			}
+			co.tags = o.tags
+		case optLayerTTL:
+			co.layerTTL = append(co.layerTTL[:len(co.layerTTL):len(co.layerTTL)], *o)
+		default:
+			return co, fmt.Errorf("cache: zero Option; build options with cache.TTL, cache.Tags, ...")
+		}
+	}
+	return co, nil
+}
+
+func (k optionKind) String() string {
+	switch k {
+	case optTTL:
+		return "TTL"
+	case optLayerTTL:
+		return "LayerTTL"
+	case optSWR:
+		return "StaleWhileRevalidate"
+	case optSIE:
+		return "StaleIfError"
+	case optNegativeTTL:
+		return "NegativeTTL"
+	default:
+		return "Tags"
+	}
+}

@@ -1,0 +1,138 @@
+package cache
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+)
+
+// flightResult is what a shared fetch hands to every waiter.
+type flightResult struct {
+	value    any
+	negative bool
+}
+
+// runFetch calls fn and stores its result unless a write of qk happened
+// since fc was captured. A value that cannot be stored (fenced, too large,
+// layer failure) is still returned to the callers.
+func (c *core) runFetch(ctx context.Context, qk string, fc fence, fn func(context.Context) (any, error), co *callOptions) (flightResult, error) {
+	val, err := c.callFetcher(ctx, qk, fn)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		if c.negativeTTL(co) > 0 {
+			c.storeFetched(qk, fc, nil, true, co)
+		}
+		return flightResult{negative: true}, nil
+	case err != nil:
+		return flightResult{}, err
+	}
+	c.storeFetched(qk, fc, val, false, co)
+	return flightResult{value: val}, nil
+}
+
+// callFetcher runs fn under Options.FetchTimeout and the Stack's lifetime,
+// and counts and reports the call. qk names the key in events ("" for bulk
+// fetches).
+func (c *core) callFetcher(ctx context.Context, qk string, fn func(context.Context) (any, error)) (any, error) {
+	var cancel context.CancelFunc
+	if c.opts.FetchTimeout > 0 {
+		ctx, cancel = context.WithTimeout(ctx, c.opts.FetchTimeout)
+	} else {
+		ctx, cancel = context.WithCancel(ctx)
+	}
+	defer cancel()
+	stop := context.AfterFunc(c.life, cancel) // Close cancels running fetches
+	defer stop()
+
+	start := time.Now()
+	val, err := fn(ctx)
+	took := time.Since(start)
+	c.metrics.fetches.inc()
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		c.metrics.fetchErrors.inc()
+		if c.opts.FetchTimeout > 0 && errors.Is(err, context.DeadlineExceeded) && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			err = &TimeoutError{Key: qk, Timeout: c.opts.FetchTimeout}
+		}
+	}
+	if c.events.active() {
+		c.events.emit(Event{Type: EventFetch, Key: qk, Err: err, Duration: took})
+	}
+	return val, err
+}
+
+// storeFetched writes a fetched value (or a negative entry) under the fence.
+func (c *core) storeFetched(qk string, fc fence, val any, negative bool, co *callOptions) {
+	entries, err := c.buildEntries(c.clock.NowNano(), val, negative, co)
+	if err != nil {
+		c.metrics.writeFailures.inc()
+		if c.events.active() {
+			c.events.emit(Event{Type: EventError, Key: qk, Err: err})
+		}
+		return
+	}
+	// The store must not be cut short by the callers leaving: it is quick,
+	// and a half-written stack is worse than a finished write.
+	ctx := context.WithoutCancel(c.life)
+	if !c.fences.writeIfCurrent(fc, func() { _ = c.writeLayers(ctx, qk, entries) }) {
+		c.metrics.fencedWrites.inc()
+	}
+}
+
+// refreshes tracks keys with a background refresh running, so a burst of
+// stale hits starts one refresh, not one goroutine per hit.
+type refreshes struct {
+	mu      sync.Mutex
+	running map[string]struct{}
+	closed  bool
+}
+
+// refreshInBackground starts one background refresh of qk unless one is
+// running or the Stack is closing. The goroutine is owned by the Stack:
+// Close cancels and waits for it.
+func (c *core) refreshInBackground(qk string, fn func(context.Context) (any, error), co callOptions) {
+	r := &c.refreshing
+	r.mu.Lock()
+	if _, busy := r.running[qk]; busy || r.closed {
+		r.mu.Unlock()
+		return
+	}
+	if r.running == nil {
+		r.running = make(map[string]struct{})
+	}
+	r.running[qk] = struct{}{}
+	c.background.Add(1)
+	r.mu.Unlock()
+
+	wo := co.clone()
+	fc := c.fences.capture(qk)
+	c.metrics.refreshes.inc()
+	go func() {
+		defer c.background.Done()
+		defer func() {
+			r.mu.Lock()
+			delete(r.running, qk)
+			r.mu.Unlock()
+		}()
+		ctx, cancel := context.WithTimeout(c.life, c.opts.RefreshTimeout)
+		defer cancel()
+		start := time.Now()
+		_, err, _ := c.flight.Do(ctx, qk, func(fctx context.Context) (flightResult, error) {
+			return c.runFetch(fctx, qk, fc, fn, wo)
+		})
+		if err != nil {
+			c.metrics.refreshErrors.inc()
+		}
+		if c.events.active() {
+			c.events.emit(Event{Type: EventRefresh, Key: qk, Err: err, Duration: time.Since(start)})
+		}
+	}()
+}
+
+// stopRefreshes prevents new background refreshes; Close calls it before
+// waiting for the running ones.
+func (c *core) stopRefreshes() {
+	c.refreshing.mu.Lock()
+	c.refreshing.closed = true
+	c.refreshing.mu.Unlock()
+}

@@ -1,0 +1,63 @@
+package cache
+
+import "sync/atomic"
+
+// counter is an atomic counter on its own cache line, so counters bumped by
+// different goroutines do not slow each other down by false sharing.
+type counter struct {
+	n atomic.Uint64
+	_ [56]byte
+}
+
+func (c *counter) inc()         { c.n.Add(1) }
+func (c *counter) add(n uint64) { c.n.Add(n) }
+func (c *counter) load() uint64 { return c.n.Load() }
+
+type metrics struct {
+	hits, misses, staleHits, negativeHits   counter
+	fetches, fetchErrors, dedupes           counter
+	refreshes, refreshErrors                counter
+	sets, deletes, backfills, writeFailures counter
+	fencedWrites, corrupt, layerErrors      counter
+}
+
+type layerMetrics struct {
+	hits, misses, errors counter
+}
+
+// Stats is a snapshot of a Stack's counters since New. Counters only grow.
+type Stats struct {
+	Hits          uint64 // Get calls answered from a layer (fresh or stale)
+	Misses        uint64 // Get calls no layer could answer
+	StaleHits     uint64 // hits served from a stale window
+	NegativeHits  uint64 // hits on a cached "not found"
+	Fetches       uint64 // fetcher calls (after deduplication)
+	FetchErrors   uint64 // fetcher calls that failed (ErrNotFound excluded)
+	Dedupes       uint64 // callers that joined another caller's fetch
+	Refreshes     uint64 // background refreshes started
+	RefreshErrors uint64 // background refreshes that failed
+	Sets          uint64 // entries written (Set, SetMany items, fetched values)
+	Deletes       uint64 // keys deleted
+	Backfills     uint64 // entries copied into a faster layer
+	WriteFailures uint64 // layer writes that failed
+	FencedWrites  uint64 // fetched values not stored because a newer write or invalidation won
+	Corrupt       uint64 // undecodable entries met (treated as misses)
+	LayerErrors   uint64 // failed layer operations of any kind
+	Layers        []LayerStats
+}
+
+// LayerStats counts one layer's reads.
+type LayerStats struct {
+	Name   string
+	Hits   uint64
+	Misses uint64
+	Errors uint64
+}
+
+// HitRatio is Hits / (Hits + Misses), or 0 before the first Get.
+func (s Stats) HitRatio() float64 {
+	if total := s.Hits + s.Misses; total > 0 {
+		return float64(s.Hits) / float64(total)
+	}
+	return 0
+}

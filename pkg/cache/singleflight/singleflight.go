@@ -1,0 +1,151 @@
+// Package singleflight deduplicates concurrent calls for the same key, like
+// golang.org/x/sync/singleflight, with two differences a cache needs:
+//
+//   - the call runs on its own goroutine with a context detached from any one
+//     caller: a caller whose context ends stops waiting, but the call goes on
+//     for the others, and is cancelled only when every caller has left;
+//   - a panicking call does not crash the process or leave the key stuck:
+//     every waiter gets a *PanicError.
+//
+// x/sync/singleflight runs fn on the first caller's goroutine, so that caller
+// cannot leave early without abandoning the others; that is why this package
+// exists.
+package singleflight
+
+import (
+	"context"
+	"fmt"
+	"runtime/debug"
+	"sync"
+)
+
+// Group runs at most one call per key at a time. The zero Group is ready to
+// use. A Group must not be copied after first use.
+type Group[K comparable, V any] struct {
+	mu sync.Mutex     // protects m
+	m  map[K]*call[V] // lazily initialised
+	wg sync.WaitGroup // counts running calls, for Wait
+}
+
+type call[V any] struct {
+	done    chan struct{} // closed when val and err are set
+	val     V
+	err     error
+	waiters int                // callers still waiting; guarded by Group.mu
+	cancel  context.CancelFunc // cancels the call's context
+}
+
+// Do calls fn for key unless a call for key is already running, in which
+// case it waits for that call and returns its results. shared reports whether
+// the results came from a call started by another caller.
+//
+// fn receives a context that carries ctx's values but not its cancellation;
+// it is cancelled when every caller waiting on the call has returned because
+// its own context ended. If ctx ends first, Do returns ctx's error at once.
+func (g *Group[K, V]) Do(ctx context.Context, key K, fn func(ctx context.Context) (V, error)) (v V, err error, shared bool) {
+	g.mu.Lock()
+	if g.m == nil {
+		g.m = make(map[K]*call[V])
+	}
+	c, ok := g.m[key]
+	if ok {
+		c.waiters++
+	} else {
+		cctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		c = &call[V]{done: make(chan struct{}), waiters: 1, cancel: cancel}
+		g.m[key] = c
+		g.wg.Add(1)
+		go g.run(cctx, key, c, fn)
+	}
+	g.mu.Unlock()
+	return g.wait(ctx, c, ok)
+}
+
+// wait blocks until c finishes or ctx ends.
+func (g *Group[K, V]) wait(ctx context.Context, c *call[V], shared bool) (V, error, bool) {
+	select {
+	case <-c.done:
+		return c.val, c.err, shared
+	case <-ctx.Done():
+	}
+	g.mu.Lock()
+	c.waiters--
+	last := c.waiters == 0
+	g.mu.Unlock()
+	if last {
+		c.cancel()
+	}
+	var zero V
+	return zero, ctx.Err(), shared
+}
+
+func (g *Group[K, V]) run(ctx context.Context, key K, c *call[V], fn func(context.Context) (V, error)) {
+	defer g.wg.Done()
+	defer c.cancel()
+	defer func() {
+		if r := recover(); r != nil {
+			c.err = &PanicError{Value: r, Stack: debug.Stack()}
+		}
+		g.mu.Lock()
+		if g.m[key] == c {
+			delete(g.m, key)
+		}
+		g.mu.Unlock()
+		close(c.done)
+	}()
+	c.val, c.err = fn(ctx)
+}
+
+// Forget makes later calls of Do for key start a new call instead of joining
+// the running one. Callers already waiting keep waiting for it.
+func (g *Group[K, V]) Forget(key K) {
+	g.mu.Lock()
+	delete(g.m, key)
+	g.mu.Unlock()
+}
+
+// ForgetAll is Forget for every key.
+func (g *Group[K, V]) ForgetAll() {
+	g.mu.Lock()
+	clear(g.m)
+	g.mu.Unlock()
+}
+
+// InFlight returns the number of calls running that new callers would join.
+func (g *Group[K, V]) InFlight() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return len(g.m)
+}
+
+// Wait blocks until every call started so far has returned. Owners call it
+// from Close so that no call outlives them.
+func (g *Group[K, V]) Wait() {
+	g.wg.Wait()
+}
+
+// PanicError is the error every waiter gets when the call panicked.
+type PanicError struct {
+	Value any    // what fn panicked with
+	Stack []byte // the goroutine's stack at the panic
+}
+
+func (e *PanicError) Error() string {
+	return fmt.Sprintf("singleflight: call panicked: %v", e.Value)
+}
+
+// Unwrap returns the panic value when it is an error.
+func (e *PanicError) Unwrap() error {
+	err, _ := e.Value.(error)
+	return err
+}
+
+// waitersOf reports how many callers wait on key's running call (tests).
+func (g *Group[K, V]) waitersOf(key K) int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if c, ok := g.m[key]; ok {
+		return c.waiters
+	}
+	return 0
+}

@@ -1,0 +1,174 @@
+package singleflight
+
+import (
+	"context"
+	"errors"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// waitForWaiters polls until n callers wait on key; bounded by the test's
+// deadline, it never sleeps for a fixed time.
+func waitForWaiters(t *testing.T, g *Group[string, int], key string, n int) {
+	t.Helper()
+	for g.waitersOf(key) < n {
+		if t.Context().Err() != nil {
+			t.Fatalf("waiters of %q never reached %d", key, n)
+		}
+		// Yield to the callers being started.
+		runtime.Gosched()
+	}
+}
+
+func TestConcurrentCallersShareOneCall(t *testing.T) {
+	t.Parallel()
+	var g Group[string, int]
+	var calls atomic.Int32
+	release := make(chan struct{})
+	const n = 100
+	var wg sync.WaitGroup
+	results := make([]int, n)
+	sharedCount := atomic.Int32{}
+	for i := range n {
+		wg.Go(func() {
+			v, err, shared := g.Do(context.Background(), "k", func(context.Context) (int, error) {
+				calls.Add(1)
+				<-release
+				return 42, nil
+			})
+			if err != nil {
+				t.Errorf("caller %d: err = %v", i, err)
+			}
+			if shared {
+				sharedCount.Add(1)
+			}
+			results[i] = v
+		})
+	}
+	waitForWaiters(t, &g, "k", n)
+	close(release)
+	wg.Wait()
+	if got := calls.Load(); got != 1 {
+		t.Fatalf("fn called %d times, want 1", got)
+	}
+	for i, v := range results {
+		if v != 42 {
+			t.Fatalf("caller %d got %d, want 42", i, v)
+		}
+	}
+	if got := sharedCount.Load(); got != n-1 {
+		t.Errorf("shared results = %d, want %d", got, n-1)
+	}
+}
+
+func TestCancelledCallerDoesNotCancelCallOthersWaitOn(t *testing.T) {
+	t.Parallel()
+	var g Group[string, int]
+	release := make(chan struct{})
+	fnCtxErr := make(chan error, 1)
+	leaderCtx, cancelLeader := context.WithCancel(context.Background())
+	leaderDone := make(chan error, 1)
+	go func() {
+		_, err, _ := g.Do(leaderCtx, "k", func(ctx context.Context) (int, error) {
+			<-release
+			fnCtxErr <- ctx.Err()
+			return 7, nil
+		})
+		leaderDone <- err
+	}()
+	waitForWaiters(t, &g, "k", 1)
+	followerDone := make(chan int, 1)
+	go func() {
+		v, _, _ := g.Do(context.Background(), "k", func(context.Context) (int, error) { return -1, nil })
+		followerDone <- v
+	}()
+	waitForWaiters(t, &g, "k", 2)
+	cancelLeader()
+	if err := <-leaderDone; !errors.Is(err, context.Canceled) {
+		t.Fatalf("leader err = %v, want context.Canceled", err)
+	}
+	close(release)
+	if v := <-followerDone; v != 7 {
+		t.Fatalf("follower got %d, want 7", v)
+	}
+	if err := <-fnCtxErr; err != nil {
+		t.Fatalf("fn context err = %v, want nil (a waiter remained)", err)
+	}
+}
+
+func TestCallIsCancelledWhenEveryCallerLeaves(t *testing.T) {
+	t.Parallel()
+	var g Group[string, int]
+	ctx, cancel := context.WithCancel(context.Background())
+	fnSawCancel := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		_, err, _ := g.Do(ctx, "k", func(fctx context.Context) (int, error) {
+			<-fctx.Done()
+			close(fnSawCancel)
+			return 0, fctx.Err()
+		})
+		done <- err
+	}()
+	waitForWaiters(t, &g, "k", 1)
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+	<-fnSawCancel
+	g.Wait()
+}
+
+func TestPanicReachesEveryWaiterAndKeyIsNotStuck(t *testing.T) {
+	t.Parallel()
+	var g Group[string, int]
+	boom := errors.New("boom")
+	_, err, _ := g.Do(context.Background(), "k", func(context.Context) (int, error) { panic(boom) })
+	var pe *PanicError
+	if !errors.As(err, &pe) {
+		t.Fatalf("err = %v, want *PanicError", err)
+	}
+	if !errors.Is(err, boom) {
+		t.Errorf("PanicError does not unwrap to the panic value")
+	}
+	if len(pe.Stack) == 0 {
+		t.Error("PanicError has no stack")
+	}
+	v, err, _ := g.Do(context.Background(), "k", func(context.Context) (int, error) { return 1, nil })
+	if err != nil || v != 1 {
+		t.Fatalf("second Do = %d, %v; want 1, nil", v, err)
+	}
+}
+
+func TestForgetStartsANewCall(t *testing.T) {
+	t.Parallel()
+	var g Group[string, int]
+	release := make(chan struct{})
+	first := make(chan int, 1)
+	go func() {
+		v, _, _ := g.Do(context.Background(), "k", func(context.Context) (int, error) {
+			<-release
+			return 1, nil
+		})
+		first <- v
+	}()
+	waitForWaiters(t, &g, "k", 1)
+	g.Forget("k")
+	v, _, shared := g.Do(context.Background(), "k", func(context.Context) (int, error) { return 2, nil })
+	if v != 2 || shared {
+		t.Fatalf("Do after Forget = %d (shared %v), want 2 from a new call", v, shared)
+	}
+	close(release)
+	if v := <-first; v != 1 {
+		t.Fatalf("original caller got %d, want 1", v)
+	}
+	if n := g.InFlight(); n != 0 {
+		t.Errorf("InFlight = %d after all calls returned, want 0", n)
+	}
+}

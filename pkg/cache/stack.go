@@ -1,0 +1,223 @@
+package cache
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/maypok86/otter/v2"
+
+	"github.com/layercache/layercache/pkg/cache/codec"
+	"github.com/layercache/layercache/pkg/cache/singleflight"
+)
+
+// Stack is an ordered list of layers behind one API. Create it with New;
+// read and write typed values through Typed. A *Stack returned by Namespace
+// shares the layers, counters and lifetime of its parent and qualifies every
+// key with its prefix.
+type Stack struct {
+	c      *core
+	prefix string // "" for the root, else "ns1:ns2:"
+}
+
+// core is the state shared by a Stack and its namespaces.
+type core struct {
+	layers      []layerState
+	codec       codec.Codec
+	opts        Options
+	clock       Clock
+	ownClock    *otter.CoarseClock // stopped by Close when the Stack made it
+	needPayload bool               // some layer stores bytes
+
+	flight  singleflight.Group[string, flightResult]
+	fences  *fences
+	metrics metrics
+	events  listeners
+
+	life       context.Context // ends at Close; parent of background work
+	stopLife   context.CancelFunc
+	background sync.WaitGroup // refreshes and other owned goroutines
+	refreshing refreshes
+	closed     atomic.Bool
+	closeOnce  sync.Once
+}
+
+type layerState struct {
+	Layer
+	info    LayerInfo
+	metrics *layerMetrics
+}
+
+// New builds a Stack over layers, fastest first. It validates opts and the
+// layers' names; it does no I/O. The Stack owns the layers: Close closes them.
+func New(ctx context.Context, layers []Layer, opts Options) (*Stack, error) {
+	if len(layers) == 0 {
+		return nil, errors.New("cache: New needs at least one layer")
+	}
+	names := make(map[string]bool, len(layers))
+	c := &core{fences: newFences()}
+	for i, l := range layers {
+		if l == nil {
+			return nil, fmt.Errorf("cache: layer %d is nil", i)
+		}
+		info := l.Info()
+		if info.Name == "" {
+			return nil, fmt.Errorf("cache: layer %d has an empty name", i)
+		}
+		if names[info.Name] {
+			return nil, fmt.Errorf("cache: two layers are named %q; names must be unique", info.Name)
+		}
+		names[info.Name] = true
+		if !info.Values || info.NeedsPayload {
+			c.needPayload = true
+		}
+		c.layers = append(c.layers, layerState{Layer: l, info: info, metrics: new(layerMetrics)})
+	}
+	o, err := opts.validate(names)
+	if err != nil {
+		return nil, err
+	}
+	c.opts, c.codec, c.clock = o, o.Codec, o.Clock
+	if c.clock == nil {
+		c.ownClock = otter.NewCoarseClock(time.Millisecond)
+		c.clock = c.ownClock
+	}
+	c.life, c.stopLife = context.WithCancel(context.WithoutCancel(ctx))
+	return &Stack{c: c}, nil
+}
+
+// Namespace returns a view of s whose keys are prefixed with name and ":".
+// Namespaces nest: s.Namespace("a") then .Namespace("b") qualifies keys as
+// "a:b:key". Clear on a namespace removes only its keys. The name follows
+// the key rules and may not contain ':'.
+func (s *Stack) Namespace(name string) (*Stack, error) {
+	if err := validateName("namespace", name); err != nil {
+		return nil, err
+	}
+	if strings.Contains(name, ":") {
+		return nil, fmt.Errorf("%w: namespace %q contains ':'", ErrInvalidKey, name)
+	}
+	p := s.prefix + name + ":"
+	if len(p) >= MaxKeyLen {
+		return nil, fmt.Errorf("%w: namespace prefix %.64q leaves no room for keys", ErrInvalidKey, p)
+	}
+	return &Stack{c: s.c, prefix: p}, nil
+}
+
+// Prefix returns the namespace prefix keys are qualified with ("" for the
+// root Stack).
+func (s *Stack) Prefix() string { return s.prefix }
+
+// qualify validates key and returns it with the namespace prefix.
+func (s *Stack) qualify(key string) (string, error) {
+	if s.prefix == "" {
+		return key, ValidateKey(key)
+	}
+	if err := ValidateKey(key); err != nil {
+		return "", err
+	}
+	qk := s.prefix + key
+	if len(qk) > MaxKeyLen {
+		return "", fmt.Errorf("%w: key %.64q is %d bytes with its namespace, at most %d are allowed",
+			ErrInvalidKey, key, len(qk), MaxKeyLen)
+	}
+	return qk, nil
+}
+
+// Layers returns the names of the layers, fastest first.
+func (s *Stack) Layers() []string {
+	names := make([]string, len(s.c.layers))
+	for i := range s.c.layers {
+		names[i] = s.c.layers[i].info.Name
+	}
+	return names
+}
+
+// Subscribe registers fn for every event of the Stack (namespaces included)
+// and returns a function that removes it.
+func (s *Stack) Subscribe(fn Listener) (unsubscribe func()) {
+	return s.c.events.add(fn)
+}
+
+// Stats returns a snapshot of the Stack's counters.
+func (s *Stack) Stats() Stats {
+	m := &s.c.metrics
+	st := Stats{
+		Hits: m.hits.load(), Misses: m.misses.load(), StaleHits: m.staleHits.load(),
+		NegativeHits: m.negativeHits.load(), Fetches: m.fetches.load(), FetchErrors: m.fetchErrors.load(),
+		Dedupes: m.dedupes.load(), Refreshes: m.refreshes.load(), RefreshErrors: m.refreshErrors.load(),
+		Sets: m.sets.load(), Deletes: m.deletes.load(), Backfills: m.backfills.load(),
+		WriteFailures: m.writeFailures.load(), FencedWrites: m.fencedWrites.load(), Corrupt: m.corrupt.load(),
+		LayerErrors: m.layerErrors.load(),
+	}
+	for i := range s.c.layers {
+		l := &s.c.layers[i]
+		st.Layers = append(st.Layers, LayerStats{
+			Name: l.info.Name, Hits: l.metrics.hits.load(), Misses: l.metrics.misses.load(), Errors: l.metrics.errors.load(),
+		})
+	}
+	return st
+}
+
+// Ping pings every layer and returns their failures joined.
+func (s *Stack) Ping(ctx context.Context) error {
+	var errs []error
+	for i := range s.c.layers {
+		l := &s.c.layers[i]
+		if err := l.Ping(ctx); err != nil {
+			errs = append(errs, &LayerError{Layer: l.info.Name, Op: "ping", Err: err})
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Close stops background work (refreshes, in-flight fetches are cancelled),
+// waits for it until ctx ends, then closes every layer. Operations after
+// Close return ErrClosed. Closing a namespace closes the whole Stack.
+func (s *Stack) Close(ctx context.Context) error {
+	c := s.c
+	var err error
+	c.closeOnce.Do(func() {
+		c.closed.Store(true)
+		c.stopRefreshes()
+		c.stopLife()
+		done := make(chan struct{})
+		go func() {
+			c.background.Wait()
+			c.flight.Wait()
+			close(done)
+		}()
+		select {
+		case <-done:
+		case <-ctx.Done():
+			err = fmt.Errorf("cache: close: background work still running: %w", ctx.Err())
+		}
+		var errs []error
+		for i := range c.layers {
+			l := &c.layers[i]
+			if cerr := l.Close(); cerr != nil {
+				errs = append(errs, &LayerError{Layer: l.info.Name, Op: "close", Err: cerr})
+			}
+		}
+		if c.ownClock != nil {
+			c.ownClock.Stop()
+		}
+		err = errors.Join(append([]error{err}, errs...)...)
+	})
+	return err
+}
+
+// layerErr records and reports a failed layer operation.
+func (c *core) layerErr(l *layerState, op, key string, err error) error {
+	c.metrics.layerErrors.inc()
+	l.metrics.errors.inc()
+	le := &LayerError{Layer: l.info.Name, Op: op, Key: key, Err: err}
+	if c.events.active() {
+		c.events.emit(Event{Type: EventError, Key: key, Layer: l.info.Name, Err: le})
+	}
+	return le
+}

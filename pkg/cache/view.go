@@ -1,0 +1,170 @@
+package cache
+
+import (
+	"context"
+	"errors"
+)
+
+// Fetcher loads the value of a key from the source of truth on a miss. It
+// receives a context that ends when every caller waiting for it has left, on
+// Options.FetchTimeout, or on Close. Return ErrNotFound (or an error wrapping
+// it) for "absent at the source".
+type Fetcher[T any] func(ctx context.Context) (T, error)
+
+// View is a typed window on a Stack: values of type T go in and come out, so
+// call sites need no type assertions. Create one with Typed; it is cheap and
+// safe for concurrent use.
+//
+// Memory layers keep the T itself: callers must not mutate a value after
+// Set, or one they got from Get, if T holds pointers, maps or slices.
+// Byte layers keep T encoded by the Stack's codec.
+type View[T any] struct {
+	s *Stack
+}
+
+// Typed returns a view of s for values of type T.
+//
+// Two views with different T should not share keys: a memory layer holding a
+// value of another type reports a miss for that layer.
+func Typed[T any](s *Stack) *View[T] {
+	return &View[T]{s: s}
+}
+
+// Stack returns the Stack the view reads and writes.
+func (v *View[T]) Stack() *Stack { return v.s }
+
+// Get returns the value stored under key.
+//
+// It reads the layers in order and returns the first usable entry, copying it
+// into the faster layers (backfill). On a miss it calls fetch, once across
+// all concurrent callers of the key, stores the result in every layer and
+// returns it; without a fetcher a miss is ErrMiss. A cached "not found"
+// (negative caching) returns ErrNotFound.
+//
+// Stale entries: within the stale-while-revalidate window the stale value is
+// returned at once and one background refresh runs; within the
+// stale-if-error window fetch runs first and the stale value is returned
+// only if it fails.
+func (v *View[T]) Get(ctx context.Context, key string, fetch Fetcher[T], opts ...Option) (T, error) {
+	var zero T
+	c := v.s.c
+	if c.closed.Load() {
+		return zero, ErrClosed
+	}
+	qk, err := v.s.qualify(key)
+	if err != nil {
+		return zero, err
+	}
+	co, err := resolve(opts)
+	if err != nil {
+		return zero, err
+	}
+	now := c.clock.NowNano()
+	h, fc, lerr := v.lookup(ctx, qk, now)
+	if !h.found {
+		c.metrics.misses.inc()
+		if c.events.active() {
+			c.events.emit(Event{Type: EventMiss, Key: qk})
+		}
+		if fetch == nil {
+			if lerr != nil {
+				return zero, errors.Join(ErrMiss, lerr)
+			}
+			return zero, ErrMiss
+		}
+		return v.fetch(ctx, qk, fc, fetch, &co)
+	}
+	c.metrics.hits.inc()
+	if h.layer > 0 {
+		v.backfill(ctx, qk, fc, &h)
+	}
+	if h.entry.Negative {
+		c.metrics.negativeHits.inc()
+	}
+	switch h.state {
+	case StateFresh:
+		if c.events.active() {
+			c.events.emit(Event{Type: EventHit, Key: qk, Layer: c.layers[h.layer].info.Name, State: h.state})
+		}
+	case StateStale:
+		c.served(qk, h.layer, h.state)
+		if fetch != nil {
+			c.refreshInBackground(qk, v.fetchFunc(fetch), co)
+		}
+	case StateStaleIfError:
+		if fetch != nil {
+			fresh, ferr := v.fetch(ctx, qk, c.fences.capture(qk), fetch, &co)
+			if ferr == nil || errors.Is(ferr, ErrNotFound) {
+				return fresh, ferr
+			}
+			c.metrics.refreshErrors.inc()
+		}
+		c.served(qk, h.layer, h.state)
+	}
+	if h.entry.Negative {
+		return zero, ErrNotFound
+	}
+	return h.value, nil
+}
+
+// served counts and reports a stale serve.
+func (c *core) served(qk string, layer int, st State) {
+	c.metrics.staleHits.inc()
+	if c.events.active() {
+		c.events.emit(Event{Type: EventStaleServe, Key: qk, Layer: c.layers[layer].info.Name, State: st})
+	}
+}
+
+// Set stores value under key in every layer. It supersedes any fetch of key
+// that is still running: that fetch's result will not be stored.
+func (v *View[T]) Set(ctx context.Context, key string, value T, opts ...Option) error {
+	c := v.s.c
+	if c.closed.Load() {
+		return ErrClosed
+	}
+	qk, err := v.s.qualify(key)
+	if err != nil {
+		return err
+	}
+	co, err := resolve(opts)
+	if err != nil {
+		return err
+	}
+	entries, err := c.buildEntries(c.clock.NowNano(), value, false, &co)
+	if err != nil {
+		return err
+	}
+	return c.set(ctx, qk, entries)
+}
+
+// fetchFunc adapts a typed fetcher to the untyped flight.
+func (v *View[T]) fetchFunc(fetch Fetcher[T]) func(context.Context) (any, error) {
+	return func(ctx context.Context) (any, error) { return fetch(ctx) }
+}
+
+// fetch resolves a miss through the single-flight group.
+func (v *View[T]) fetch(ctx context.Context, qk string, fc fence, fetch Fetcher[T], co *callOptions) (T, error) {
+	var zero T
+	c := v.s.c
+	wo := co.clone()
+	res, err, shared := c.flight.Do(ctx, qk, func(fctx context.Context) (flightResult, error) {
+		return c.runFetch(fctx, qk, fc, v.fetchFunc(fetch), wo)
+	})
+	if shared {
+		c.metrics.dedupes.inc()
+		if c.events.active() {
+			c.events.emit(Event{Type: EventDedupe, Key: qk})
+		}
+	}
+	if err != nil {
+		return zero, err
+	}
+	if res.negative {
+		return zero, ErrNotFound
+	}
+	val, ok := res.value.(T)
+	if !ok && res.value != nil {
+		return zero, &TypeError{Key: qk, Got: res.value, Want: zero}
+	}
+	return val, nil
+}

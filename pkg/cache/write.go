@@ -1,0 +1,157 @@
+package cache
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// clone copies what a write keeps of co, so the caller's option slices never
+// escape to the heap on the hit path.
+func (co *callOptions) clone() *callOptions {
+	wo := *co
+	wo.tags = slices.Clone(co.tags)
+	wo.layerTTL = slices.Clone(co.layerTTL)
+	return &wo
+}
+
+// ttlFor resolves the fresh TTL of layer l for a write: per-call LayerTTL,
+// per-call TTL, Options.LayerTTL, Options.TTL — the first that is set.
+func (c *core) ttlFor(l *layerState, co *callOptions) time.Duration {
+	for _, o := range co.layerTTL {
+		if o.layer == l.info.Name {
+			return o.d
+		}
+	}
+	if co.hasTTL {
+		return co.ttl
+	}
+	if d, ok := c.opts.LayerTTL[l.info.Name]; ok {
+		return d
+	}
+	return c.opts.TTL
+}
+
+// buildEntries returns the entry to write into each layer, with that layer's
+// deadlines. value is encoded once if any layer stores bytes.
+func (c *core) buildEntries(now int64, value any, negative bool, co *callOptions) ([]Entry, error) {
+	var payload []byte
+	if !negative && c.needPayload {
+		p, err := c.codec.Marshal(value)
+		if err != nil {
+			return nil, fmt.Errorf("cache: encode %T: %w", value, err)
+		}
+		if len(p) > c.opts.MaxValueBytes {
+			return nil, fmt.Errorf("%w: encoded value is %d bytes, Options.MaxValueBytes is %d",
+				ErrTooLarge, len(p), c.opts.MaxValueBytes)
+		}
+		payload = p
+	}
+	swr, sie := c.opts.StaleWhileRevalidate, c.opts.StaleIfError
+	if co.hasSWR {
+		swr = co.swr
+	}
+	if co.hasSIE {
+		sie = co.sie
+	}
+	entries := make([]Entry, len(c.layers))
+	for i := range c.layers {
+		l := &c.layers[i]
+		e := Entry{Tags: co.tags, Negative: negative}
+		if !negative {
+			if l.info.Values {
+				e.Value = value
+			}
+			if !l.info.Values || l.info.NeedsPayload {
+				e.Payload = payload
+			}
+		}
+		ttl := c.ttlFor(l, co)
+		if negative {
+			ttl = c.negativeTTL(co)
+		}
+		if ttl > 0 {
+			e.FreshUntil = now + int64(ttl)
+			if swr > 0 && !negative {
+				e.StaleUntil = e.FreshUntil + int64(swr)
+			}
+			if sie > 0 && !negative {
+				e.ErrorUntil = e.FreshUntil + int64(sie)
+			}
+		}
+		entries[i] = e
+	}
+	return entries, nil
+}
+
+func (c *core) negativeTTL(co *callOptions) time.Duration {
+	if co.hasNegTTL {
+		return co.negTTL
+	}
+	return c.opts.NegativeTTL
+}
+
+// set writes entries (one per layer) as a write of qk: it supersedes running
+// fetches of the key. Every layer is attempted; failures are joined.
+func (c *core) set(ctx context.Context, qk string, entries []Entry) error {
+	var err error
+	c.fences.write(qk, func() {
+		err = c.writeLayers(ctx, qk, entries)
+	})
+	c.flight.Forget(qk)
+	return err
+}
+
+// writeLayers stores entries[i] in layer i, fastest last, so a reader that
+// finds the new value in L1 finds it in the slower layers too.
+func (c *core) writeLayers(ctx context.Context, qk string, entries []Entry) error {
+	var errs []error
+	for i := len(c.layers) - 1; i >= 0; i-- {
+		l := &c.layers[i]
+		if err := l.Set(ctx, qk, entries[i]); err != nil {
+			c.metrics.writeFailures.inc()
+			errs = append(errs, c.layerErr(l, "set", qk, err))
+		}
+	}
+	c.metrics.sets.inc()
+	if c.events.active() {
+		c.events.emit(Event{Type: EventSet, Key: qk})
+	}
+	return errors.Join(errs...)
+}
+
+// Delete removes key from every layer and supersedes running fetches of it.
+// Failures of individual layers are joined; the other layers are still
+// cleaned.
+func (s *Stack) Delete(ctx context.Context, key string) error {
+	c := s.c
+	if c.closed.Load() {
+		return ErrClosed
+	}
+	qk, err := s.qualify(key)
+	if err != nil {
+		return err
+	}
+	c.fences.write(qk, func() {
+		err = c.deleteLayers(ctx, qk)
+	})
+	c.flight.Forget(qk)
+	return err
+}
+
+func (c *core) deleteLayers(ctx context.Context, qk string) error {
+	var errs []error
+	for i := len(c.layers) - 1; i >= 0; i-- {
+		l := &c.layers[i]
+		if err := l.Delete(ctx, qk); err != nil {
+			errs = append(errs, c.layerErr(l, "delete", qk, err))
+		}
+	}
+	c.metrics.deletes.inc()
+	if c.events.active() {
+		c.events.emit(Event{Type: EventDelete, Key: qk})
+	}
+	return errors.Join(errs...)
+}
