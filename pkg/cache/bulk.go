@@ -243,8 +243,10 @@ func (v *View[T]) fetchMany(ctx context.Context, keys, qkeys []string, pending [
 		return got, nil
 	}
 	wctx := context.WithoutCancel(ctx)
+	// A layer that fails to store a fetched value is counted and reported by
+	// writeManyLayers; the callers still get the values.
 	fenced := c.fences.writeManyIfCurrent(itemKeys, itemFences, func(current []int) {
-		c.writeManyLayers(wctx, perLayer, current)
+		_ = c.writeManyLayers(wctx, perLayer, current)
 	})
 	c.metrics.fencedWrites.add(uint64(fenced))
 	// Drop values for keys the caller did not ask for.

@@ -52,7 +52,9 @@ type callOptions struct {
 	ttl, swr, sie, negTTL             time.Duration
 	hasTTL, hasSWR, hasSIE, hasNegTTL bool
 	tags                              []string
-	layerTTL                          []Option // optLayerTTL entries, rarely more than one
+	// layerTTL holds the call's options when any is a LayerTTL (rare);
+	// ttlFor scans it.
+	layerTTL []Option
 }
 
 // resolve applies opts over the stack defaults and validates them.
@@ -78,9 +80,9 @@ func resolve(opts []Option) (callOptions, error) {
 			}
 			co.tags = o.tags
 		case optLayerTTL:
-			co.layerTTL = append(co.layerTTL[:len(co.layerTTL):len(co.layerTTL)], *o)
+			co.layerTTL = opts
 		default:
-			return co, fmt.Errorf("cache: zero Option; build options with cache.TTL, cache.Tags, ...")
+			return co, fmt.Errorf("cache: zero Option: build options with cache.TTL, cache.Tags and the other constructors")
 		}
 	}
 	return co, nil

@@ -117,7 +117,7 @@ func (c *core) refreshInBackground(qk string, fn func(context.Context) (any, err
 		ctx, cancel := context.WithTimeout(c.life, c.opts.RefreshTimeout)
 		defer cancel()
 		start := time.Now()
-		_, err, _ := c.flight.Do(ctx, qk, func(fctx context.Context) (flightResult, error) {
+		_, _, err := c.flight.Do(ctx, qk, func(fctx context.Context) (flightResult, error) {
 			return c.runFetch(fctx, qk, fc, fn, wo)
 		})
 		if err != nil {

@@ -2,6 +2,7 @@ package cache
 
 import (
 	"fmt"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -16,6 +17,9 @@ const (
 // ValidateKey reports whether key is usable as a cache key: non-empty, at
 // most MaxKeyLen bytes, valid UTF-8, and free of control characters
 // (U+0000–U+001F, U+007F). The error wraps ErrInvalidKey.
+//
+// Error messages quote a copy of the input, so that the key passed in never
+// escapes to the heap: validation is on the L1 hit path.
 func ValidateKey(key string) error {
 	return validateName("key", key)
 }
@@ -36,14 +40,14 @@ func validateName(what, s string) error {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if c < 0x20 || c == 0x7f {
-			return fmt.Errorf("%w: %s %.64q contains control character %#02x at byte %d", ErrInvalidKey, what, s, c, i)
+			return fmt.Errorf("%w: %s %.64q contains control character %#02x at byte %d", ErrInvalidKey, what, strings.Clone(s), c, i)
 		}
 		if c >= utf8.RuneSelf {
 			ascii = false
 		}
 	}
 	if !ascii && !utf8.ValidString(s) {
-		return fmt.Errorf("%w: %s %.64q is not valid UTF-8", ErrInvalidKey, what, s)
+		return fmt.Errorf("%w: %s %.64q is not valid UTF-8", ErrInvalidKey, what, strings.Clone(s))
 	}
 	return nil
 }

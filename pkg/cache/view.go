@@ -147,7 +147,15 @@ func (v *View[T]) fetch(ctx context.Context, qk string, fc fence, fetch Fetcher[
 	var zero T
 	c := v.s.c
 	wo := co.clone()
-	res, err, shared := c.flight.Do(ctx, qk, func(fctx context.Context) (flightResult, error) {
+	res, shared, err := c.flight.Do(ctx, qk, func(fctx context.Context) (flightResult, error) {
+		// A caller can miss in the layers, then reach the flight just after
+		// the previous fetch of the key stored its value and left the group.
+		// Without this check it would fetch a second time. The fastest layer
+		// is re-read quietly (no counters, no events): the previous fetch
+		// wrote it last, before leaving the group.
+		if r, ok := v.recheck(fctx, qk); ok {
+			return r, nil
+		}
 		return c.runFetch(fctx, qk, fc, v.fetchFunc(fetch), wo)
 	})
 	if shared {
@@ -167,4 +175,26 @@ func (v *View[T]) fetch(ctx context.Context, qk string, fc fence, fetch Fetcher[
 		return zero, &TypeError{Key: qk, Got: res.value, Want: zero}
 	}
 	return val, nil
+}
+
+// recheck reports a fresh entry in the fastest layer, if there is one.
+func (v *View[T]) recheck(ctx context.Context, qk string) (flightResult, bool) {
+	c := v.s.c
+	l := &c.layers[0]
+	e, ok, err := l.Get(ctx, qk)
+	if err != nil || !ok || e.State(c.clock.NowNano()) != StateFresh {
+		return flightResult{}, false
+	}
+	if e.Negative {
+		return flightResult{negative: true}, true
+	}
+	if !l.info.Values {
+		p := new(T)
+		if c.codec.Unmarshal(e.Payload, p) != nil {
+			return flightResult{}, false
+		}
+		return flightResult{value: *p}, true
+	}
+	val, ok := e.Value.(T)
+	return flightResult{value: val}, ok
 }

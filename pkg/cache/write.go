@@ -4,24 +4,54 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
+	"strings"
 	"time"
 )
 
 // clone copies what a write keeps of co, so the caller's option slices never
 // escape to the heap on the hit path.
 func (co *callOptions) clone() *callOptions {
-	wo := *co
-	wo.tags = slices.Clone(co.tags)
-	wo.layerTTL = slices.Clone(co.layerTTL)
-	return &wo
+	// Field by field: copying *co whole would make escape analysis think the
+	// caller's slices reach the heap.
+	return &callOptions{
+		ttl: co.ttl, swr: co.swr, sie: co.sie, negTTL: co.negTTL,
+		hasTTL: co.hasTTL, hasSWR: co.hasSWR, hasSIE: co.hasSIE, hasNegTTL: co.hasNegTTL,
+		tags:     cloneTags(co.tags),
+		layerTTL: cloneLayerTTL(co.layerTTL),
+	}
+}
+
+// cloneTags deep-copies tags. Copying the strings one by one (rather than
+// slices.Clone) keeps escape analysis from concluding that the caller's
+// variadic Tags array reaches the heap, which would cost an allocation on
+// every call, hits included.
+func cloneTags(tags []string) []string {
+	if len(tags) == 0 {
+		return nil
+	}
+	out := make([]string, len(tags))
+	for i, t := range tags {
+		out[i] = strings.Clone(t)
+	}
+	return out
+}
+
+// cloneLayerTTL keeps the LayerTTL options of opts, without their tags.
+func cloneLayerTTL(opts []Option) []Option {
+	var out []Option
+	for _, o := range opts {
+		if o.kind == optLayerTTL {
+			out = append(out, Option{kind: optLayerTTL, layer: strings.Clone(o.layer), d: o.d})
+		}
+	}
+	return out
 }
 
 // ttlFor resolves the fresh TTL of layer l for a write: per-call LayerTTL,
 // per-call TTL, Options.LayerTTL, Options.TTL — the first that is set.
 func (c *core) ttlFor(l *layerState, co *callOptions) time.Duration {
 	for _, o := range co.layerTTL {
-		if o.layer == l.info.Name {
+		if o.kind == optLayerTTL && o.layer == l.info.Name {
 			return o.d
 		}
 	}

@@ -42,7 +42,7 @@ type call[V any] struct {
 // fn receives a context that carries ctx's values but not its cancellation;
 // it is cancelled when every caller waiting on the call has returned because
 // its own context ended. If ctx ends first, Do returns ctx's error at once.
-func (g *Group[K, V]) Do(ctx context.Context, key K, fn func(ctx context.Context) (V, error)) (v V, err error, shared bool) {
+func (g *Group[K, V]) Do(ctx context.Context, key K, fn func(ctx context.Context) (V, error)) (v V, shared bool, err error) {
 	g.mu.Lock()
 	if g.m == nil {
 		g.m = make(map[K]*call[V])
@@ -62,10 +62,10 @@ func (g *Group[K, V]) Do(ctx context.Context, key K, fn func(ctx context.Context
 }
 
 // wait blocks until c finishes or ctx ends.
-func (g *Group[K, V]) wait(ctx context.Context, c *call[V], shared bool) (V, error, bool) {
+func (g *Group[K, V]) wait(ctx context.Context, c *call[V], shared bool) (V, bool, error) {
 	select {
 	case <-c.done:
-		return c.val, c.err, shared
+		return c.val, shared, c.err
 	case <-ctx.Done():
 	}
 	g.mu.Lock()
@@ -76,7 +76,7 @@ func (g *Group[K, V]) wait(ctx context.Context, c *call[V], shared bool) (V, err
 		c.cancel()
 	}
 	var zero V
-	return zero, ctx.Err(), shared
+	return zero, shared, ctx.Err()
 }
 
 func (g *Group[K, V]) run(ctx context.Context, key K, c *call[V], fn func(context.Context) (V, error)) {

@@ -37,7 +37,7 @@ func TestConcurrentCallersShareOneCall(t *testing.T) {
 	sharedCount := atomic.Int32{}
 	for i := range n {
 		wg.Go(func() {
-			v, err, shared := g.Do(context.Background(), "k", func(context.Context) (int, error) {
+			v, shared, err := g.Do(context.Background(), "k", func(context.Context) (int, error) {
 				calls.Add(1)
 				<-release
 				return 42, nil
@@ -75,7 +75,7 @@ func TestCancelledCallerDoesNotCancelCallOthersWaitOn(t *testing.T) {
 	leaderCtx, cancelLeader := context.WithCancel(context.Background())
 	leaderDone := make(chan error, 1)
 	go func() {
-		_, err, _ := g.Do(leaderCtx, "k", func(ctx context.Context) (int, error) {
+		_, _, err := g.Do(leaderCtx, "k", func(ctx context.Context) (int, error) {
 			<-release
 			fnCtxErr <- ctx.Err()
 			return 7, nil
@@ -109,7 +109,7 @@ func TestCallIsCancelledWhenEveryCallerLeaves(t *testing.T) {
 	fnSawCancel := make(chan struct{})
 	done := make(chan error, 1)
 	go func() {
-		_, err, _ := g.Do(ctx, "k", func(fctx context.Context) (int, error) {
+		_, _, err := g.Do(ctx, "k", func(fctx context.Context) (int, error) {
 			<-fctx.Done()
 			close(fnSawCancel)
 			return 0, fctx.Err()
@@ -129,7 +129,7 @@ func TestPanicReachesEveryWaiterAndKeyIsNotStuck(t *testing.T) {
 	t.Parallel()
 	var g Group[string, int]
 	boom := errors.New("boom")
-	_, err, _ := g.Do(context.Background(), "k", func(context.Context) (int, error) { panic(boom) })
+	_, _, err := g.Do(context.Background(), "k", func(context.Context) (int, error) { panic(boom) })
 	var pe *PanicError
 	if !errors.As(err, &pe) {
 		t.Fatalf("err = %v, want *PanicError", err)
@@ -140,7 +140,7 @@ func TestPanicReachesEveryWaiterAndKeyIsNotStuck(t *testing.T) {
 	if len(pe.Stack) == 0 {
 		t.Error("PanicError has no stack")
 	}
-	v, err, _ := g.Do(context.Background(), "k", func(context.Context) (int, error) { return 1, nil })
+	v, _, err := g.Do(context.Background(), "k", func(context.Context) (int, error) { return 1, nil })
 	if err != nil || v != 1 {
 		t.Fatalf("second Do = %d, %v; want 1, nil", v, err)
 	}
@@ -160,7 +160,7 @@ func TestForgetStartsANewCall(t *testing.T) {
 	}()
 	waitForWaiters(t, &g, "k", 1)
 	g.Forget("k")
-	v, _, shared := g.Do(context.Background(), "k", func(context.Context) (int, error) { return 2, nil })
+	v, shared, _ := g.Do(context.Background(), "k", func(context.Context) (int, error) { return 2, nil })
 	if v != 2 || shared {
 		t.Fatalf("Do after Forget = %d (shared %v), want 2 from a new call", v, shared)
 	}

@@ -1,0 +1,161 @@
+# layercache build and test entry points. `make help` lists the targets.
+#
+# Every target works from a fresh clone on a Debian machine that has only Go
+# (and gcc, for -race). Tools that are not Go packages of this module are
+# installed on demand: redis-server from Debian's packages
+# (hack/install-redis.sh), golangci-lint built from the Go module proxy into
+# TOOLS_BIN, a cache directory outside the repository.
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+.DELETE_ON_ERROR:
+MAKEFLAGS += --no-builtin-rules --warn-undefined-variables
+
+GO ?= go
+GOFMT ?= gofmt
+
+## Packages the test, vet, cover and build targets work on.
+PKGS ?= ./...
+## Directories whose Go files fmt-check and fmt cover (the whole tree by default).
+FMT_DIRS ?= .
+## Flags for `go test` in the test target (-p 2 keeps a 2-core machine usable).
+GOTEST_FLAGS ?= -race -count=1 -timeout 20m -p 2
+
+## Benchmarks: regexp, packages, CPU list, count and time per benchmark.
+BENCH ?= .
+PKG ?= ./pkg/...
+BENCH_CPU ?= 1,2
+BENCH_COUNT ?= 1
+BENCHTIME ?= 1s
+
+## Fuzzing: time per target, packages to search for Fuzz targets, name filter.
+FUZZTIME ?= 30s
+FUZZ_PKGS ?= ./...
+FUZZ ?= .
+
+## Where tools built from the module proxy are cached (outside the repo).
+TOOLS_BIN ?= $(HOME)/.cache/layercache/bin
+GOLANGCI_LINT_VERSION ?= v2.15.0
+GOLANGCI_LINT := $(TOOLS_BIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
+
+COVERPROFILE ?= cover.out
+
+# Tests use this Redis instead of starting their own redis-server when set.
+LAYERCACHE_TEST_REDIS_URL ?=
+
+# Go files to format-check: everything in the tree except VCS data, vendored
+# code and test fixtures.
+GO_FILES_CMD := find $(FMT_DIRS) -type f -name '*.go' -not -path '*/.git/*' -not -path '*/vendor/*' -not -path '*/testdata/*' -print0
+
+##@ General
+
+.PHONY: help
+help: ## Show this help.
+	@awk 'BEGIN { FS = ":.*## "; print "Usage: make <target> [VAR=value ...]" } \
+		/^[a-zA-Z0-9_-]+:.*## / { printf "  %-14s %s\n", $$1, $$2 } \
+		/^##@/ { printf "\n%s\n", substr($$0, 5) }' $(MAKEFILE_LIST)
+	@printf '\nVariables (current value)\n'
+	@printf '  %-26s %s\n' \
+		PKGS '$(PKGS)' FMT_DIRS '$(FMT_DIRS)' \
+		GOTEST_FLAGS '$(GOTEST_FLAGS)' \
+		BENCH '$(BENCH)' PKG '$(PKG)' BENCH_CPU '$(BENCH_CPU)' BENCH_COUNT '$(BENCH_COUNT)' BENCHTIME '$(BENCHTIME)' \
+		FUZZTIME '$(FUZZTIME)' FUZZ_PKGS '$(FUZZ_PKGS)' FUZZ '$(FUZZ)' \
+		TOOLS_BIN '$(TOOLS_BIN)' GOLANGCI_LINT_VERSION '$(GOLANGCI_LINT_VERSION)' \
+		COVERPROFILE '$(COVERPROFILE)' \
+		LAYERCACHE_TEST_REDIS_URL '$(or $(LAYERCACHE_TEST_REDIS_URL),(unset: tests start their own redis-server))'
+
+##@ Test
+
+.PHONY: test
+test: redis vet fmt-check ## What CI runs: install redis-server if missing, vet, gofmt check, go test -race.
+	$(GO) test $(GOTEST_FLAGS) $(PKGS)
+
+.PHONY: redis
+redis: ## Install Debian's redis-server if it is not on PATH.
+	bash hack/install-redis.sh
+
+.PHONY: cover
+cover: redis ## Run the tests with coverage; writes COVERPROFILE and prints the total.
+	$(GO) test $(GOTEST_FLAGS) -covermode=atomic -coverprofile=$(COVERPROFILE) $(PKGS)
+	$(GO) tool cover -func=$(COVERPROFILE) | tail -n 1
+
+.PHONY: bench
+bench: redis ## Run benchmarks: BENCH regexp over PKG, -cpu BENCH_CPU, -count BENCH_COUNT.
+	$(GO) test -run='^$$' -bench='$(BENCH)' -benchmem -benchtime=$(BENCHTIME) -cpu $(BENCH_CPU) -count $(BENCH_COUNT) $(PKG)
+
+.PHONY: fuzz
+fuzz: ## Run every Fuzz target in FUZZ_PKGS (matching FUZZ) for FUZZTIME each.
+	GO='$(GO)' FUZZTIME='$(FUZZTIME)' FUZZ='$(FUZZ)' bash hack/fuzz.sh $(FUZZ_PKGS)
+
+##@ Code quality
+
+.PHONY: fmt
+fmt: ## Format all Go files in place with gofmt -s.
+	$(GO_FILES_CMD) | xargs -0 -r $(GOFMT) -s -w
+
+.PHONY: fmt-check
+fmt-check: ## Fail if gofmt -s would change any Go file.
+	@files="$$($(GO_FILES_CMD) | xargs -0 -r $(GOFMT) -s -l)"; \
+	if [ -n "$$files" ]; then \
+		echo "gofmt: these files are not formatted (run 'make fmt'):" >&2; \
+		echo "$$files" >&2; \
+		exit 1; \
+	fi; \
+	echo "gofmt: ok"
+
+.PHONY: vet
+vet: ## Run go vet.
+	$(GO) vet $(PKGS)
+
+.PHONY: lint
+lint: fmt-check vet $(GOLANGCI_LINT) ## gofmt check, go vet and golangci-lint (built into TOOLS_BIN on first use).
+	$(GOLANGCI_LINT) config verify
+	$(GOLANGCI_LINT) run $(PKGS)
+
+.PHONY: lint-fix
+lint-fix: $(GOLANGCI_LINT) ## Run golangci-lint with --fix.
+	$(GOLANGCI_LINT) run --fix $(PKGS)
+
+.PHONY: lint-tools
+lint-tools: $(GOLANGCI_LINT) ## Build golangci-lint GOLANGCI_LINT_VERSION into TOOLS_BIN if missing.
+	@echo "golangci-lint: $(GOLANGCI_LINT)"
+
+.PHONY: tidy-check
+tidy-check: ## Fail if `go mod tidy` would change go.mod or go.sum.
+	@if ! $(GO) mod tidy -diff; then \
+		echo "go.mod/go.sum are not tidy: run 'go mod tidy' and commit the result" >&2; \
+		exit 1; \
+	fi; \
+	echo "go mod tidy: ok"
+
+.PHONY: verify
+verify: tidy-check fmt-check ## Fail if go mod tidy or gofmt would change the tree (changes nothing).
+
+##@ Build
+
+.PHONY: build
+build: ## Build every package.
+	$(GO) build $(PKGS)
+
+.PHONY: demo
+demo: ## Run the quickstart example.
+	$(GO) run ./examples/quickstart
+
+.PHONY: clean
+clean: ## Remove build and coverage output from the repo (not the tool cache).
+	rm -rf bin/ $(COVERPROFILE)
+
+.PHONY: clean-tools
+clean-tools: ## Remove the golangci-lint binaries cached in TOOLS_BIN.
+	rm -f $(TOOLS_BIN)/golangci-lint $(TOOLS_BIN)/golangci-lint-*
+
+# golangci-lint is installed under a versioned name (and linked to the plain
+# name), so changing GOLANGCI_LINT_VERSION builds the new version once.
+$(GOLANGCI_LINT):
+	@mkdir -p '$(TOOLS_BIN)'
+	@echo "building golangci-lint $(GOLANGCI_LINT_VERSION) into $(TOOLS_BIN) (takes a few minutes, once)"
+	tmp="$$(mktemp -d)"; trap 'rm -rf "$$tmp"' EXIT; \
+	GOBIN="$$tmp" GOFLAGS= $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION); \
+	mv "$$tmp/golangci-lint" '$(GOLANGCI_LINT)'
+	ln -sf '$(notdir $(GOLANGCI_LINT))' '$(TOOLS_BIN)/golangci-lint'

@@ -1,0 +1,37 @@
+package cache_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/layercache/layercache/pkg/cache"
+)
+
+type user struct {
+	ID   int
+	Name string
+}
+
+func TestL1HitAllocatesNothing(t *testing.T) {
+	s := newStack(t, cache.Options{TTL: time.Hour})
+	v := cache.Typed[user](s)
+	ctx := context.Background()
+	if err := v.Set(ctx, "user:1", user{ID: 1, Name: "Ada"}); err != nil {
+		t.Fatal(err)
+	}
+	fetch := func(context.Context) (user, error) { return user{}, nil }
+	cases := []struct {
+		name string
+		get  func()
+	}{
+		{"no options", func() { _, _ = v.Get(ctx, "user:1", fetch) }},
+		{"with options", func() { _, _ = v.Get(ctx, "user:1", fetch, cache.TTL(time.Minute), cache.Tags("users")) }},
+		{"without fetcher", func() { _, _ = v.Get(ctx, "user:1", nil) }},
+	}
+	for _, tc := range cases {
+		if allocs := testing.AllocsPerRun(1000, tc.get); allocs != 0 {
+			t.Errorf("L1 hit (%s) allocates %.1f times per call, want 0", tc.name, allocs)
+		}
+	}
+}

@@ -1,0 +1,258 @@
+package cache_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/layercache/layercache/pkg/cache"
+)
+
+func TestStampedeOfTenThousandCallersFetchesOnce(t *testing.T) {
+	t.Parallel()
+	s := newStack(t, cache.Options{})
+	v := cache.Typed[int](s)
+	var calls atomic.Int32
+	const callers = 10_000
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	var wrong atomic.Int32
+	for range callers {
+		wg.Go(func() {
+			<-start
+			got, err := v.Get(context.Background(), "cold", func(context.Context) (int, error) {
+				calls.Add(1)
+				return 42, nil
+			})
+			if err != nil || got != 42 {
+				wrong.Add(1)
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	if n := calls.Load(); n != 1 {
+		t.Fatalf("fetcher called %d times for %d concurrent callers, want 1", n, callers)
+	}
+	if n := wrong.Load(); n != 0 {
+		t.Fatalf("%d callers got a wrong result", n)
+	}
+	st := s.Stats()
+	if st.Hits+st.Misses != callers || st.Fetches != 1 {
+		t.Errorf("stats: hits %d + misses %d, fetches %d; want %d reads and 1 fetch", st.Hits, st.Misses, st.Fetches, callers)
+	}
+}
+
+func TestCallerCancellationDoesNotCancelSharedFetch(t *testing.T) {
+	t.Parallel()
+	s := newStack(t, cache.Options{})
+	v := cache.Typed[string](s)
+	release := make(chan struct{})
+	started := make(chan struct{})
+	fetch := func(ctx context.Context) (string, error) {
+		close(started)
+		select {
+		case <-release:
+			return "done", nil
+		case <-ctx.Done():
+			return "", ctx.Err()
+		}
+	}
+	leaderCtx, cancelLeader := context.WithCancel(context.Background())
+	leaderErr := make(chan error, 1)
+	go func() {
+		_, err := v.Get(leaderCtx, "k", fetch)
+		leaderErr <- err
+	}()
+	<-started
+	follower := make(chan string, 1)
+	joined := make(chan struct{})
+	unsubscribe := s.Subscribe(func(e cache.Event) {
+		if e.Type == cache.EventMiss {
+			close(joined)
+		}
+	})
+	go func() {
+		got, _ := v.Get(context.Background(), "k", fetch)
+		follower <- got
+	}()
+	<-joined
+	unsubscribe()
+	cancelLeader()
+	if err := <-leaderErr; !errors.Is(err, context.Canceled) {
+		t.Fatalf("leader error = %v, want context.Canceled", err)
+	}
+	close(release)
+	if got := <-follower; got != "done" {
+		t.Fatalf("follower got %q, want done (the fetch must survive the leader's cancellation)", got)
+	}
+}
+
+func TestFetcherPanicBecomesAnErrorForEveryCaller(t *testing.T) {
+	t.Parallel()
+	v := cache.Typed[int](newStack(t, cache.Options{}))
+	_, err := v.Get(context.Background(), "k", func(context.Context) (int, error) { panic("boom") })
+	var pe *cache.PanicError
+	if !errors.As(err, &pe) || pe.Value != "boom" {
+		t.Fatalf("Get error = %v, want *PanicError(boom)", err)
+	}
+	got, err := v.Get(context.Background(), "k", func(context.Context) (int, error) { return 3, nil })
+	if err != nil || got != 3 {
+		t.Fatalf("after a panic, Get = %d, %v; want 3 (the key must not be stuck)", got, err)
+	}
+}
+
+func TestFetchTimeoutReturnsTimeoutError(t *testing.T) {
+	t.Parallel()
+	v := cache.Typed[int](newStack(t, cache.Options{FetchTimeout: time.Millisecond}))
+	_, err := v.Get(context.Background(), "k", func(ctx context.Context) (int, error) {
+		<-ctx.Done()
+		return 0, ctx.Err()
+	})
+	var te *cache.TimeoutError
+	if !errors.As(err, &te) || te.Key != "k" {
+		t.Fatalf("Get error = %v, want *TimeoutError for k", err)
+	}
+}
+
+func TestCloseCancelsRunningFetches(t *testing.T) {
+	t.Parallel()
+	s, err := cache.New(context.Background(), []cache.Layer{newMemory(t, "m", nil)}, cache.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	started := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		_, err := cache.Typed[int](s).Get(context.Background(), "k", func(ctx context.Context) (int, error) {
+			close(started)
+			<-ctx.Done()
+			return 0, ctx.Err()
+		})
+		done <- err
+	}()
+	<-started
+	if err := s.Close(context.Background()); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("fetch error after Close = %v, want context.Canceled", err)
+	}
+}
+
+func TestNegativeCachingStoresAbsenceForItsOwnTTL(t *testing.T) {
+	t.Parallel()
+	clock := newManualClock()
+	s := newStack(t, cache.Options{Clock: clock, TTL: time.Hour, NegativeTTL: time.Minute})
+	v := cache.Typed[string](s)
+	var calls atomic.Int32
+	notFound := func(context.Context) (string, error) {
+		calls.Add(1)
+		return "", cache.ErrNotFound
+	}
+	for range 2 {
+		if _, err := v.Get(context.Background(), "ghost", notFound); !errors.Is(err, cache.ErrNotFound) {
+			t.Fatalf("Get(ghost) error = %v, want ErrNotFound", err)
+		}
+	}
+	if n := calls.Load(); n != 1 {
+		t.Fatalf("fetcher called %d times, want 1 (absence cached)", n)
+	}
+	if ok, _ := s.Has(context.Background(), "ghost"); ok {
+		t.Error("Has(ghost) = true for a cached absence, want false")
+	}
+	clock.Advance(2 * time.Minute) // past the negative TTL, well within TTL
+	if _, err := v.Get(context.Background(), "ghost", notFound); !errors.Is(err, cache.ErrNotFound) {
+		t.Fatal(err)
+	}
+	if n := calls.Load(); n != 2 {
+		t.Fatalf("fetcher called %d times after the negative TTL, want 2", n)
+	}
+	if st := s.Stats(); st.NegativeHits != 1 || st.FetchErrors != 0 {
+		t.Errorf("stats: negative hits %d, fetch errors %d; want 1, 0", st.NegativeHits, st.FetchErrors)
+	}
+}
+
+func TestNilValueIsCachedAsAValue(t *testing.T) {
+	t.Parallel()
+	v := cache.Typed[*int](newStack(t, cache.Options{}))
+	var calls atomic.Int32
+	for range 2 {
+		got, err := v.Get(context.Background(), "nil", counting[*int](nil, &calls))
+		if err != nil || got != nil {
+			t.Fatalf("Get = %v, %v; want nil, nil", got, err)
+		}
+	}
+	if n := calls.Load(); n != 1 {
+		t.Fatalf("fetcher called %d times, want 1 (nil is a value)", n)
+	}
+}
+
+func TestStaleWhileRevalidateServesStaleAndRefreshesOnce(t *testing.T) {
+	t.Parallel()
+	clock := newManualClock()
+	s := newStack(t, cache.Options{Clock: clock, TTL: time.Minute, StaleWhileRevalidate: time.Minute})
+	v := cache.Typed[string](s)
+	ctx := context.Background()
+	if err := v.Set(ctx, "k", "old"); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(90 * time.Second) // stale, inside the SWR window
+	refreshed := make(chan struct{})
+	unsubscribe := s.Subscribe(func(e cache.Event) {
+		if e.Type == cache.EventRefresh {
+			close(refreshed)
+		}
+	})
+	defer unsubscribe()
+	release := make(chan struct{})
+	var calls atomic.Int32
+	fetch := func(context.Context) (string, error) {
+		calls.Add(1)
+		<-release
+		return "new", nil
+	}
+	for range 5 {
+		got, err := v.Get(ctx, "k", fetch)
+		if err != nil || got != "old" {
+			t.Fatalf("Get in SWR window = %q, %v; want old, nil", got, err)
+		}
+	}
+	close(release)
+	<-refreshed
+	if n := calls.Load(); n != 1 {
+		t.Fatalf("refresh fetched %d times, want 1", n)
+	}
+	if got, _ := v.Get(ctx, "k", nil); got != "new" {
+		t.Fatalf("Get after refresh = %q, want new", got)
+	}
+	if st := s.Stats(); st.StaleHits != 5 || st.Refreshes != 1 {
+		t.Errorf("stats: stale hits %d, refreshes %d; want 5, 1", st.StaleHits, st.Refreshes)
+	}
+}
+
+func TestStaleIfErrorServesStaleWhenFetchFails(t *testing.T) {
+	t.Parallel()
+	clock := newManualClock()
+	s := newStack(t, cache.Options{Clock: clock, TTL: time.Minute, StaleIfError: time.Hour})
+	v := cache.Typed[string](s)
+	ctx := context.Background()
+	if err := v.Set(ctx, "k", "old"); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(2 * time.Minute)
+	got, err := v.Get(ctx, "k", func(context.Context) (string, error) { return "", errors.New("upstream down") })
+	if err != nil || got != "old" {
+		t.Fatalf("Get with failing fetcher = %q, %v; want old, nil", got, err)
+	}
+	got, err = v.Get(ctx, "k", func(context.Context) (string, error) { return "new", nil })
+	if err != nil || got != "new" {
+		t.Fatalf("Get with working fetcher = %q, %v; want new, nil", got, err)
+	}
+	if st := s.Stats(); st.StaleHits != 1 || st.RefreshErrors != 1 {
+		t.Errorf("stats: stale hits %d, refresh errors %d; want 1, 1", st.StaleHits, st.RefreshErrors)
+	}
+}
