@@ -28,6 +28,7 @@ func newMemory(t testing.TB, name string, clock memory.Clock) *memory.Layer {
 	if err != nil {
 		t.Fatalf("memory.New: %v", err)
 	}
+	t.Cleanup(func() { _ = l.Close() }) // a Stack closes its layers too; Close is idempotent
 	return l
 }
 
