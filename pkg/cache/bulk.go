@@ -31,7 +31,7 @@ func (v *View[T]) GetMany(ctx context.Context, keys []string, fetch BulkFetcher[
 	if c.closed.Load() {
 		return nil, ErrClosed
 	}
-	co, err := resolve(opts)
+	co, err := c.resolve(opts)
 	if err != nil {
 		return nil, err
 	}
@@ -229,7 +229,7 @@ func (v *View[T]) fetchMany(ctx context.Context, keys, qkeys []string, pending [
 		if !ok && c.negativeTTL(co) == 0 {
 			continue
 		}
-		entries, err := c.buildEntries(now, val, !ok, co)
+		entries, err := c.buildEntries(now, qkeys[i], val, !ok, co)
 		if err != nil {
 			return got, fmt.Errorf("cache: store fetched %q: %w", keys[i], err)
 		}
@@ -274,6 +274,18 @@ func (c *core) writeManyLayers(ctx context.Context, perLayer [][]Item, only []in
 		if err := l.SetMany(ctx, batch); err != nil {
 			c.metrics.writeFailures.inc()
 			errs = append(errs, c.layerErr(l, "setmany", "", err))
+		}
+	}
+	entries := make([]Entry, len(c.layers))
+	for j := range perLayer[0] {
+		if only != nil && !slices.Contains(only, j) {
+			continue
+		}
+		for li := range perLayer {
+			entries[li] = perLayer[li][j].Entry
+		}
+		if err := c.track(ctx, perLayer[0][j].Key, entries); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	n := len(perLayer[0])
@@ -325,7 +337,7 @@ func (v *View[T]) SetMany(ctx context.Context, items []KeyValue[T], opts ...Opti
 	if c.closed.Load() {
 		return ErrClosed
 	}
-	co, err := resolve(opts)
+	co, err := c.resolve(opts)
 	if err != nil {
 		return err
 	}
@@ -336,7 +348,7 @@ func (v *View[T]) SetMany(ctx context.Context, items []KeyValue[T], opts ...Opti
 		if qkeys[i], err = v.s.qualify(it.Key); err != nil {
 			return err
 		}
-		entries, err := c.buildEntries(now, it.Value, false, &co)
+		entries, err := c.buildEntries(now, qkeys[i], it.Value, false, &co)
 		if err != nil {
 			return fmt.Errorf("cache: SetMany %q: %w", it.Key, err)
 		}
@@ -380,6 +392,9 @@ func (s *Stack) DeleteMany(ctx context.Context, keys []string) error {
 			if err := l.DeleteMany(ctx, qkeys); err != nil {
 				errs = append(errs, c.layerErr(l, "deletemany", "", err))
 			}
+		}
+		if err := c.untrack(ctx, qkeys); err != nil {
+			errs = append(errs, err)
 		}
 	})
 	for _, k := range qkeys {

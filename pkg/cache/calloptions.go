@@ -2,6 +2,7 @@ package cache
 
 import (
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -10,7 +11,7 @@ import (
 type Option struct {
 	kind  optionKind
 	d     time.Duration
-	layer string
+	layer string // layer name for LayerTTL, policy name for WithTTLPolicy
 	tags  []string
 }
 
@@ -23,6 +24,10 @@ const (
 	optSWR
 	optSIE
 	optNegativeTTL
+	optJitter
+	optPolicy
+	optSliding
+	optRefreshAhead
 )
 
 // TTL sets how long the written entry stays fresh (0: never goes stale).
@@ -47,10 +52,37 @@ func StaleIfError(d time.Duration) Option { return Option{kind: optSIE, d: d} }
 // (0 disables negative caching for the call).
 func NegativeTTL(d time.Duration) Option { return Option{kind: optNegativeTTL, d: d} }
 
+// TTLJitter sets the jitter for this call (see Options.TTLJitter).
+func TTLJitter(d time.Duration) Option { return Option{kind: optJitter, d: d} }
+
+// WithTTLPolicy selects, by name, one of the Stack's Options.TTLPolicies
+// for this call. Policies are registered on the Stack rather than passed
+// here so that a call's options never carry pointers, which keeps calls with
+// options allocation-free.
+func WithTTLPolicy(name string) Option { return Option{kind: optPolicy, layer: name} }
+
+// SlidingTTL turns sliding expiry on or off for this call (see
+// Options.SlidingTTL).
+func SlidingTTL(on bool) Option {
+	var d time.Duration
+	if on {
+		d = 1
+	}
+	return Option{kind: optSliding, d: d}
+}
+
+// RefreshAhead sets the refresh-ahead window for this call (see
+// Options.RefreshAhead).
+func RefreshAhead(d time.Duration) Option { return Option{kind: optRefreshAhead, d: d} }
+
 // callOptions is the resolved form of a call's options.
 type callOptions struct {
 	ttl, swr, sie, negTTL             time.Duration
 	hasTTL, hasSWR, hasSIE, hasNegTTL bool
+	jitter, refreshAhead              time.Duration
+	hasJitter, hasRefreshAhead        bool
+	sliding, hasSliding               bool
+	policy                            string // a key of Options.TTLPolicies
 	tags                              []string
 	// layerTTL holds the call's options when any is a LayerTTL (rare);
 	// ttlFor scans it.
@@ -74,6 +106,17 @@ func resolve(opts []Option) (callOptions, error) {
 			co.sie, co.hasSIE = o.d, true
 		case optNegativeTTL:
 			co.negTTL, co.hasNegTTL = o.d, true
+		case optJitter:
+			co.jitter, co.hasJitter = o.d, true
+		case optRefreshAhead:
+			co.refreshAhead, co.hasRefreshAhead = o.d, true
+		case optSliding:
+			co.sliding, co.hasSliding = o.d != 0, true
+		case optPolicy:
+			if o.layer == "" {
+				return co, fmt.Errorf("cache: WithTTLPolicy needs a policy name")
+			}
+			co.policy = o.layer
 		case optTags:
 			if err := validateTags(o.tags); err != nil {
 				return co, err
@@ -100,7 +143,22 @@ func (k optionKind) String() string {
 		return "StaleIfError"
 	case optNegativeTTL:
 		return "NegativeTTL"
+	case optJitter:
+		return "TTLJitter"
+	case optRefreshAhead:
+		return "RefreshAhead"
 	default:
 		return "Tags"
 	}
+}
+
+// resolve is resolve plus the checks that need the Stack's configuration.
+func (c *core) resolve(opts []Option) (callOptions, error) {
+	co, err := resolve(opts)
+	if err == nil && co.policy != "" {
+		if _, ok := c.opts.TTLPolicies[co.policy]; !ok {
+			err = fmt.Errorf("cache: WithTTLPolicy(%q): no such policy in Options.TTLPolicies", strings.Clone(co.policy))
+		}
+	}
+	return co, err
 }

@@ -35,12 +35,14 @@ const (
 	EventCorrupt
 	// EventError: a layer operation failed (Layer, Err set).
 	EventError
+	// EventExpire: a key was marked stale by an Expire* call.
+	EventExpire
 )
 
 var eventNames = [...]string{
 	EventHit: "hit", EventMiss: "miss", EventFetch: "fetch", EventDedupe: "stampede-dedupe",
 	EventBackfill: "backfill", EventSet: "set", EventDelete: "delete", EventStaleServe: "stale-serve",
-	EventRefresh: "refresh", EventCorrupt: "corrupt", EventError: "error",
+	EventRefresh: "refresh", EventCorrupt: "corrupt", EventError: "error", EventExpire: "expire",
 }
 
 // String returns the event's name.

@@ -49,6 +49,7 @@ func (c *core) callFetcher(ctx context.Context, qk string, fn func(context.Conte
 	val, err := fn(ctx)
 	took := time.Since(start)
 	c.metrics.fetches.inc()
+	c.recordCost(qk, took)
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		c.metrics.fetchErrors.inc()
 		if c.opts.FetchTimeout > 0 && errors.Is(err, context.DeadlineExceeded) && errors.Is(ctx.Err(), context.DeadlineExceeded) {
@@ -63,7 +64,7 @@ func (c *core) callFetcher(ctx context.Context, qk string, fn func(context.Conte
 
 // storeFetched writes a fetched value (or a negative entry) under the fence.
 func (c *core) storeFetched(qk string, fc fence, val any, negative bool, co *callOptions) {
-	entries, err := c.buildEntries(c.clock.NowNano(), val, negative, co)
+	entries, err := c.buildEntries(c.clock.NowNano(), qk, val, negative, co)
 	if err != nil {
 		c.metrics.writeFailures.inc()
 		if c.events.active() {

@@ -3,6 +3,7 @@ package cache
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"time"
 )
@@ -128,12 +129,18 @@ func (s *Stack) Clear(ctx context.Context) error {
 			l := &c.layers[i]
 			var err error
 			if s.prefix == "" {
-				err = l.Clear(ctx)
+				err = l.Clear(ctx) // every generation, too
 			} else {
-				err = c.deletePrefix(ctx, l, s.prefix)
+				err = c.deletePrefix(ctx, l, s.fullPrefix())
 			}
 			if err != nil {
 				errs = append(errs, c.layerErr(l, "clear", s.prefix, err))
+			}
+		}
+		if s.prefix == "" {
+			if err := c.tags.Clear(ctx); err != nil {
+				c.metrics.tagErrors.inc()
+				errs = append(errs, fmt.Errorf("cache: tag index: clear: %w", err))
 			}
 		}
 	})
@@ -152,7 +159,7 @@ func (c *core) deletePrefix(ctx context.Context, l *layerState, prefix string) e
 		if len(batch) == 0 {
 			return true
 		}
-		derr = l.DeleteMany(ctx, batch)
+		derr = errors.Join(l.DeleteMany(ctx, batch), c.untrack(ctx, batch))
 		batch = batch[:0]
 		return derr == nil
 	}

@@ -43,7 +43,9 @@ type Layer interface {
 	DeleteMany(ctx context.Context, keys []string) error
 	// Scan calls fn for every stored key that starts with prefix ("" for
 	// all keys) until fn returns false. Keys may be reported more than once
-	// and keys written during the scan may be missed.
+	// and keys written during the scan may be missed. fn may call the
+	// layer's other methods (the Stack deletes what it scans, batch by
+	// batch), so Scan must not hold a lock that they take while calling fn.
 	Scan(ctx context.Context, prefix string, fn func(key string) bool) error
 	// Clear removes every key this layer owns (for a shared store: only the
 	// keys under its own prefix).

@@ -19,6 +19,7 @@ type metrics struct {
 	refreshes, refreshErrors                counter
 	sets, deletes, backfills, writeFailures counter
 	fencedWrites, corrupt, layerErrors      counter
+	invalidations, expirations, tagErrors   counter
 }
 
 type layerMetrics struct {
@@ -43,6 +44,9 @@ type Stats struct {
 	FencedWrites  uint64 // fetched values not stored because a newer write or invalidation won
 	Corrupt       uint64 // undecodable entries met (treated as misses)
 	LayerErrors   uint64 // failed layer operations of any kind
+	Invalidations uint64 // tag, prefix and pattern invalidation calls
+	Expirations   uint64 // keys marked stale by Expire*
+	TagErrors     uint64 // failed tag index updates
 	Layers        []LayerStats
 }
 

@@ -41,6 +41,59 @@ type Options struct {
 	// default: 0 (no window)
 	StaleIfError time.Duration
 
+	// TTLPolicy computes the fresh TTL at write time (until midnight, to
+	// the next hour, aligned to a period, or any function; see package
+	// ttlpolicy). An explicit TTL option on the call wins over it; it wins
+	// over TTL and LayerTTL.
+	//
+	// default: none
+	TTLPolicy TTLPolicy
+
+	// TTLPolicies are named policies a call selects with WithTTLPolicy.
+	//
+	// default: none
+	TTLPolicies map[string]TTLPolicy
+
+	// TTLJitter lengthens each written TTL by a random amount in
+	// [0, TTLJitter], independently per layer, so entries written together
+	// do not expire together.
+	//
+	// default: 0 (no jitter)
+	TTLJitter time.Duration
+
+	// SlidingTTL makes every fresh hit restart the entry's freshness (and
+	// its windows) in every layer that holds it. It costs a read and a write
+	// per layer on each hit; use it for session-like data.
+	//
+	// default: false
+	SlidingTTL bool
+
+	// RefreshAhead starts a background refresh on a fresh hit whose
+	// remaining freshness is at most this long, so hot keys are replaced
+	// before they go stale. Needs a fetcher on the Get.
+	//
+	// default: 0 (off)
+	RefreshAhead time.Duration
+
+	// EarlyRefresh enables probabilistic early refresh (XFetch): a fresh hit
+	// refreshes in the background with a probability that grows as expiry
+	// nears and with how long the key's last fetch took, scaled by this
+	// factor (1 is the usual choice; larger refreshes earlier).
+	//
+	// default: 0 (off)
+	EarlyRefresh float64
+
+	// AdaptiveTTL, when set, lengthens the TTL of keys that are read often.
+	//
+	// default: nil (off)
+	AdaptiveTTL *AdaptiveTTL
+
+	// MaxProfiles bounds the per-key access profiles kept for AdaptiveTTL
+	// and EarlyRefresh; the least valuable are evicted beyond it.
+	//
+	// default: 100,000
+	MaxProfiles int
+
 	// NegativeTTL is how long a fetcher's ErrNotFound is cached, so repeated
 	// lookups of an absent key do not reach the source. Zero disables
 	// negative caching.
@@ -67,6 +120,18 @@ type Options struct {
 	// default: 30 seconds
 	RefreshTimeout time.Duration
 
+	// TagIndex maps tags to keys for InvalidateTag. Use
+	// pkg/cache/redistags to share one index between instances.
+	//
+	// default: an in-process index (pkg/cache/tagindex), which only knows
+	// the keys this process wrote
+	TagIndex TagIndex
+
+	// Generations turns on generation-qualified keys (BumpGeneration).
+	//
+	// default: nil (off)
+	Generations *Generations
+
 	// Clock tells the time in Unix nanoseconds. It exists to make tests
 	// deterministic.
 	//
@@ -74,6 +139,25 @@ type Options struct {
 	// millisecond, owned and stopped by the Stack (reading the precise
 	// time costs more than an L1 hit)
 	Clock Clock
+}
+
+// TTLPolicy computes a fresh TTL at write time. Package ttlpolicy has the
+// usual ones; a returned TTL must be positive.
+type TTLPolicy interface {
+	TTL(now time.Time) time.Duration
+}
+
+// AdaptiveTTL lengthens the TTL of hot keys: once a key has been read
+// HotAfter times, each further HotAfter reads add Step to its base TTL, up
+// to Max. Reads are counted per key in a bounded profile table
+// (Options.MaxProfiles).
+type AdaptiveTTL struct {
+	// HotAfter is the number of reads per step. default: 3
+	HotAfter int
+	// Step is added per HotAfter reads. default: half the base TTL
+	Step time.Duration
+	// Max caps the adapted TTL. default: base TTL + 4 steps
+	Max time.Duration
 }
 
 // Clock reads the current time in Unix nanoseconds. It must be safe for
@@ -86,6 +170,8 @@ type Clock interface {
 const (
 	DefaultMaxValueBytes  = 16 << 20
 	DefaultRefreshTimeout = 30 * time.Second
+	DefaultMaxProfiles    = 100_000
+	DefaultHotAfter       = 3
 )
 
 // validate checks o and returns it with defaults filled in. Names of layers
@@ -119,6 +205,43 @@ func (o Options) validate(layerNames map[string]bool) (Options, error) {
 		return o, fmt.Errorf("cache: Options.MaxValueBytes is %d; it must not be negative", o.MaxValueBytes)
 	case o.MaxValueBytes == 0:
 		o.MaxValueBytes = DefaultMaxValueBytes
+	}
+	for name, p := range o.TTLPolicies {
+		if name == "" || p == nil {
+			return o, fmt.Errorf("cache: Options.TTLPolicies needs non-empty names and non-nil policies (got %q)", name)
+		}
+	}
+	if o.TTLJitter < 0 || o.RefreshAhead < 0 {
+		return o, fmt.Errorf("cache: Options.TTLJitter and Options.RefreshAhead must not be negative")
+	}
+	if o.EarlyRefresh < 0 || o.EarlyRefresh != o.EarlyRefresh {
+		return o, fmt.Errorf("cache: Options.EarlyRefresh is %v; it must be a non-negative number", o.EarlyRefresh)
+	}
+	switch {
+	case o.MaxProfiles < 0:
+		return o, fmt.Errorf("cache: Options.MaxProfiles is %d; it must not be negative", o.MaxProfiles)
+	case o.MaxProfiles == 0:
+		o.MaxProfiles = DefaultMaxProfiles
+	}
+	if a := o.AdaptiveTTL; a != nil {
+		if a.HotAfter < 0 || a.Step < 0 || a.Max < 0 {
+			return o, fmt.Errorf("cache: Options.AdaptiveTTL fields must not be negative")
+		}
+		cp := *a // never modify the caller's Options
+		if cp.HotAfter == 0 {
+			cp.HotAfter = DefaultHotAfter
+		}
+		o.AdaptiveTTL = &cp
+	}
+	if g := o.Generations; g != nil {
+		if g.Refresh < 0 {
+			return o, fmt.Errorf("cache: Options.Generations.Refresh is %s; it must not be negative", g.Refresh)
+		}
+		cp := *g
+		if cp.Refresh == 0 {
+			cp.Refresh = time.Second
+		}
+		o.Generations = &cp
 	}
 	if o.RefreshTimeout == 0 {
 		o.RefreshTimeout = DefaultRefreshTimeout

@@ -13,6 +13,7 @@ import (
 
 	"github.com/layercache/layercache/pkg/cache/codec"
 	"github.com/layercache/layercache/pkg/cache/singleflight"
+	"github.com/layercache/layercache/pkg/cache/tagindex"
 )
 
 // Stack is an ordered list of layers behind one API. Create it with New;
@@ -33,10 +34,16 @@ type core struct {
 	ownClock    *otter.CoarseClock // stopped by Close when the Stack made it
 	needPayload bool               // some layer stores bytes
 
-	flight  singleflight.Group[string, flightResult]
-	fences  *fences
-	metrics metrics
-	events  listeners
+	tags TagIndex
+	gen  genState
+	// profiles is nil unless AdaptiveTTL or EarlyRefresh needs it.
+	profiles *profiles
+	// anyFreshPolicy is decided once so a plain fresh hit pays one branch.
+	anyFreshPolicy bool
+	flight         singleflight.Group[string, flightResult]
+	fences         *fences
+	metrics        metrics
+	events         listeners
 
 	life       context.Context // ends at Close; parent of background work
 	stopLife   context.CancelFunc
@@ -81,12 +88,31 @@ func New(ctx context.Context, layers []Layer, opts Options) (*Stack, error) {
 	if err != nil {
 		return nil, err
 	}
-	c.opts, c.codec, c.clock = o, o.Codec, o.Clock
+	c.opts, c.codec, c.clock, c.tags = o, o.Codec, o.Clock, o.TagIndex
 	if c.clock == nil {
 		c.ownClock = otter.NewCoarseClock(time.Millisecond)
 		c.clock = c.ownClock
 	}
+	if o.AdaptiveTTL != nil || o.EarlyRefresh > 0 {
+		if c.profiles, err = newProfiles(o.MaxProfiles); err != nil {
+			return nil, fmt.Errorf("cache: profiles: %w", err)
+		}
+	}
+	c.anyFreshPolicy = c.profiles != nil || o.SlidingTTL || o.RefreshAhead > 0
+	if c.tags == nil {
+		idx, err := tagindex.New(tagindex.Options{Clock: c.clock})
+		if err != nil {
+			return nil, fmt.Errorf("cache: default tag index: %w", err)
+		}
+		c.tags = idx
+	}
 	c.life, c.stopLife = context.WithCancel(context.WithoutCancel(ctx))
+	if o.Generations != nil {
+		if err := c.startGenerations(ctx); err != nil {
+			c.stopLife()
+			return nil, err
+		}
+	}
 	return &Stack{c: c}, nil
 }
 
@@ -112,15 +138,27 @@ func (s *Stack) Namespace(name string) (*Stack, error) {
 // root Stack).
 func (s *Stack) Prefix() string { return s.prefix }
 
-// qualify validates key and returns it with the namespace prefix.
+// fullPrefix is what qualify puts before a key: the generation and the
+// namespace.
+func (s *Stack) fullPrefix() string {
+	if g := s.c.gen.prefix.Load(); g != nil {
+		return *g + s.prefix
+	}
+	return s.prefix
+}
+
+// qualify validates key and returns it with the generation and namespace
+// prefixes. The root Stack without generations returns key itself, so the
+// hit path allocates nothing.
 func (s *Stack) qualify(key string) (string, error) {
-	if s.prefix == "" {
+	g := s.c.gen.prefix.Load()
+	if s.prefix == "" && g == nil {
 		return key, ValidateKey(key)
 	}
 	if err := ValidateKey(key); err != nil {
 		return "", err
 	}
-	qk := s.prefix + key
+	qk := s.fullPrefix() + key
 	if len(qk) > MaxKeyLen {
 		return "", fmt.Errorf("%w: key %.64q is %d bytes with its namespace, at most %d are allowed",
 			ErrInvalidKey, key, len(qk), MaxKeyLen)
@@ -152,7 +190,8 @@ func (s *Stack) Stats() Stats {
 		Dedupes: m.dedupes.load(), Refreshes: m.refreshes.load(), RefreshErrors: m.refreshErrors.load(),
 		Sets: m.sets.load(), Deletes: m.deletes.load(), Backfills: m.backfills.load(),
 		WriteFailures: m.writeFailures.load(), FencedWrites: m.fencedWrites.load(), Corrupt: m.corrupt.load(),
-		LayerErrors: m.layerErrors.load(),
+		LayerErrors: m.layerErrors.load(), Invalidations: m.invalidations.load(), Expirations: m.expirations.load(),
+		TagErrors: m.tagErrors.load(),
 	}
 	for i := range s.c.layers {
 		l := &s.c.layers[i]
@@ -206,6 +245,7 @@ func (s *Stack) Close(ctx context.Context) error {
 		if c.ownClock != nil {
 			c.ownClock.Stop()
 		}
+		c.profiles.close()
 		err = errors.Join(append([]error{err}, errs...)...)
 	})
 	return err

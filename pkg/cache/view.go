@@ -55,7 +55,7 @@ func (v *View[T]) Get(ctx context.Context, key string, fetch Fetcher[T], opts ..
 	if err != nil {
 		return zero, err
 	}
-	co, err := resolve(opts)
+	co, err := c.resolve(opts)
 	if err != nil {
 		return zero, err
 	}
@@ -85,6 +85,9 @@ func (v *View[T]) Get(ctx context.Context, key string, fetch Fetcher[T], opts ..
 	case StateFresh:
 		if c.events.active() {
 			c.events.emit(Event{Type: EventHit, Key: qk, Layer: c.layers[h.layer].info.Name, State: h.state})
+		}
+		if c.freshPolicies(&co) {
+			v.onFreshHit(ctx, qk, &h, fetch, &co, now)
 		}
 	case StateStale:
 		c.served(qk, h.layer, h.state)
@@ -126,11 +129,11 @@ func (v *View[T]) Set(ctx context.Context, key string, value T, opts ...Option) 
 	if err != nil {
 		return err
 	}
-	co, err := resolve(opts)
+	co, err := c.resolve(opts)
 	if err != nil {
 		return err
 	}
-	entries, err := c.buildEntries(c.clock.NowNano(), value, false, &co)
+	entries, err := c.buildEntries(c.clock.NowNano(), qk, value, false, &co)
 	if err != nil {
 		return err
 	}

@@ -29,7 +29,7 @@ func WrapKey[A, R any](v *View[R], key func(arg A) (string, error), fn func(ctx 
 	if key == nil || fn == nil {
 		return nil, fmt.Errorf("cache: WrapKey needs a key function and a function to wrap")
 	}
-	if _, err := resolve(opts); err != nil {
+	if _, err := v.s.c.resolve(opts); err != nil {
 		return nil, err
 	}
 	return func(ctx context.Context, arg A) (R, error) {

@@ -16,6 +16,8 @@ func (co *callOptions) clone() *callOptions {
 	return &callOptions{
 		ttl: co.ttl, swr: co.swr, sie: co.sie, negTTL: co.negTTL,
 		hasTTL: co.hasTTL, hasSWR: co.hasSWR, hasSIE: co.hasSIE, hasNegTTL: co.hasNegTTL,
+		jitter: co.jitter, refreshAhead: co.refreshAhead, hasJitter: co.hasJitter, hasRefreshAhead: co.hasRefreshAhead,
+		sliding: co.sliding, hasSliding: co.hasSliding, policy: strings.Clone(co.policy),
 		tags:     cloneTags(co.tags),
 		layerTTL: cloneLayerTTL(co.layerTTL),
 	}
@@ -47,9 +49,10 @@ func cloneLayerTTL(opts []Option) []Option {
 	return out
 }
 
-// ttlFor resolves the fresh TTL of layer l for a write: per-call LayerTTL,
-// per-call TTL, Options.LayerTTL, Options.TTL — the first that is set.
-func (c *core) ttlFor(l *layerState, co *callOptions) time.Duration {
+// ttlFor resolves the base fresh TTL of layer l for a write: per-call
+// LayerTTL, per-call TTL, the call's or the Stack's TTL policy,
+// Options.LayerTTL, Options.TTL — the first that is set.
+func (c *core) ttlFor(l *layerState, co *callOptions, now int64) time.Duration {
 	for _, o := range co.layerTTL {
 		if o.kind == optLayerTTL && o.layer == l.info.Name {
 			return o.d
@@ -57,6 +60,15 @@ func (c *core) ttlFor(l *layerState, co *callOptions) time.Duration {
 	}
 	if co.hasTTL {
 		return co.ttl
+	}
+	p := c.opts.TTLPolicy
+	if co.policy != "" {
+		p = c.opts.TTLPolicies[co.policy]
+	}
+	if p != nil {
+		if d := p.TTL(time.Unix(0, now).UTC()); d > 0 {
+			return d
+		}
 	}
 	if d, ok := c.opts.LayerTTL[l.info.Name]; ok {
 		return d
@@ -66,7 +78,7 @@ func (c *core) ttlFor(l *layerState, co *callOptions) time.Duration {
 
 // buildEntries returns the entry to write into each layer, with that layer's
 // deadlines. value is encoded once if any layer stores bytes.
-func (c *core) buildEntries(now int64, value any, negative bool, co *callOptions) ([]Entry, error) {
+func (c *core) buildEntries(now int64, key string, value any, negative bool, co *callOptions) ([]Entry, error) {
 	var payload []byte
 	if !negative && c.needPayload {
 		p, err := c.codec.Marshal(value)
@@ -98,9 +110,11 @@ func (c *core) buildEntries(now int64, value any, negative bool, co *callOptions
 				e.Payload = payload
 			}
 		}
-		ttl := c.ttlFor(l, co)
+		var ttl time.Duration
 		if negative {
 			ttl = c.negativeTTL(co)
+		} else {
+			ttl = c.writeTTL(key, l, co, now)
 		}
 		if ttl > 0 {
 			e.FreshUntil = now + int64(ttl)
@@ -145,11 +159,42 @@ func (c *core) writeLayers(ctx context.Context, qk string, entries []Entry) erro
 			errs = append(errs, c.layerErr(l, "set", qk, err))
 		}
 	}
+	if err := c.track(ctx, qk, entries); err != nil {
+		errs = append(errs, err)
+	}
 	c.metrics.sets.inc()
 	if c.events.active() {
 		c.events.emit(Event{Type: EventSet, Key: qk})
 	}
 	return errors.Join(errs...)
+}
+
+// track records the tags of a written key, replacing its old ones (a write
+// without tags drops them), until the longest-lived layer drops the entry.
+func (c *core) track(ctx context.Context, qk string, entries []Entry) error {
+	var expiresAt int64
+	for i := range entries {
+		exp := entries[i].ExpiresAt()
+		if exp == 0 {
+			expiresAt = 0
+			break
+		}
+		expiresAt = max(expiresAt, exp)
+	}
+	if err := c.tags.Track(ctx, qk, entries[0].Tags, expiresAt); err != nil {
+		c.metrics.tagErrors.inc()
+		return fmt.Errorf("cache: tag index: track %q: %w", qk, err)
+	}
+	return nil
+}
+
+// untrack drops keys from the tag index.
+func (c *core) untrack(ctx context.Context, keys []string) error {
+	if err := c.tags.Untrack(ctx, keys); err != nil {
+		c.metrics.tagErrors.inc()
+		return fmt.Errorf("cache: tag index: untrack: %w", err)
+	}
+	return nil
 }
 
 // Delete removes key from every layer and supersedes running fetches of it.
@@ -168,6 +213,7 @@ func (s *Stack) Delete(ctx context.Context, key string) error {
 		err = c.deleteLayers(ctx, qk)
 	})
 	c.flight.Forget(qk)
+	c.profiles.forget(qk)
 	return err
 }
 
@@ -178,6 +224,9 @@ func (c *core) deleteLayers(ctx context.Context, qk string) error {
 		if err := l.Delete(ctx, qk); err != nil {
 			errs = append(errs, c.layerErr(l, "delete", qk, err))
 		}
+	}
+	if err := c.untrack(ctx, []string{qk}); err != nil {
+		errs = append(errs, err)
 	}
 	c.metrics.deletes.inc()
 	if c.events.active() {
