@@ -86,6 +86,7 @@ func (s *Stack) byTags(ctx context.Context, tags []string, match TagMatch, expir
 	if err := validateTags(tags); err != nil {
 		return 0, err
 	}
+	c.supersedeFetches()
 	total := 0
 	err := c.tags.Keys(ctx, tags, match == MatchAll, invalidateBatch, func(keys []string) error {
 		keys = s.own(keys)
@@ -95,6 +96,16 @@ func (s *Stack) byTags(ctx context.Context, tags []string, match TagMatch, expir
 	})
 	c.metrics.invalidations.inc()
 	return total, err
+}
+
+// supersedeFetches makes every fetch already running skip its store. A
+// tag, prefix or pattern invalidation cannot know which running fetches
+// will produce keys it covers (the keys are not stored yet), so it fences
+// them all; their callers still get their values, and the next Get fetches
+// again. Over-fencing costs a refetch, never a stale entry.
+func (c *core) supersedeFetches() {
+	c.fences.clearAll(func() {})
+	c.flight.ForgetAll()
 }
 
 // own keeps the keys of s's namespace.
@@ -131,11 +142,10 @@ func (s *Stack) byPattern(ctx context.Context, pattern string, isPrefix, expire 
 			return 0, fmt.Errorf("%w: %w", ErrInvalidKey, err)
 		}
 		scanPrefix += p.Prefix()
-		if !p.Literal() || p.Prefix() != pattern {
-			n := len(nsPrefix)
-			match = func(k string) bool { return p.Match(k[n:]) }
-		}
+		n := len(nsPrefix)
+		match = func(k string) bool { return p.Match(k[n:]) }
 	}
+	c.supersedeFetches()
 	// Scan every layer: a key may live only in a slower one. Each layer's
 	// keys are removed from all layers, batch by batch.
 	total := 0

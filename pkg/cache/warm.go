@@ -85,6 +85,9 @@ func (v *View[T]) Warm(ctx context.Context, entries []WarmEntry[T], opts WarmOpt
 			break
 		}
 		g.Go(func() error {
+			if gctx.Err() != nil {
+				return nil // stopped (StopOnError or ctx) while waiting for a slot
+			}
 			err := v.warmOne(gctx, e, opts.Refresh)
 			mu.Lock()
 			defer mu.Unlock()

@@ -1,0 +1,84 @@
+package rediscache_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/layercache/layercache/internal/redistest"
+	"github.com/layercache/layercache/pkg/cache"
+	"github.com/layercache/layercache/pkg/cache/layertest"
+	"github.com/layercache/layercache/pkg/cache/rediscache"
+)
+
+// TestCluster runs the layer on a real three-master Redis Cluster: bulk
+// operations over keys in many slots must not fail with CROSSSLOT, and Scan
+// and Clear must see every master.
+func TestCluster(t *testing.T) {
+	t.Parallel()
+	cl := redistest.StartCluster(t, 3)
+	client := cl.NewClient(t)
+	newLayer := func(t *testing.T) *rediscache.Layer {
+		l, err := rediscache.New(rediscache.Options{Client: client, Prefix: redistest.Prefix(t), PipelineBatch: 7, DeleteBatch: 5})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+
+	t.Run("Conformance", func(t *testing.T) {
+		layertest.Run(t, func(t *testing.T) cache.Layer { return newLayer(t) })
+	})
+
+	t.Run("KeysOnEveryMaster", func(t *testing.T) {
+		l := newLayer(t)
+		var items []cache.Item
+		var keys []string
+		for i := range 60 {
+			k := fmt.Sprint("key-", i)
+			keys = append(keys, k)
+			items = append(items, cache.Item{Key: k, Entry: entry(k)})
+		}
+		if err := l.SetMany(ctx(t), items); err != nil {
+			t.Fatalf("SetMany over many slots: %v", err)
+		}
+		for _, node := range cl.Nodes() {
+			if n, err := node.NewClient(t).DBSize(ctx(t)).Result(); err != nil || n == 0 {
+				t.Errorf("master %s holds %d keys (%v), want some of the 60", node.Addr(), n, err)
+			}
+		}
+		_, found, err := l.GetMany(ctx(t), keys)
+		if err != nil {
+			t.Fatalf("GetMany over many slots: %v", err)
+		}
+		for i, ok := range found {
+			if !ok {
+				t.Errorf("GetMany: %s not found", keys[i])
+			}
+		}
+		seen := map[string]bool{}
+		if err := l.Scan(ctx(t), "key-", func(k string) bool { seen[k] = true; return true }); err != nil {
+			t.Fatalf("Scan: %v", err)
+		}
+		if len(seen) != len(keys) {
+			t.Errorf("Scan saw %d keys, want %d (every master)", len(seen), len(keys))
+		}
+		if err := l.DeleteMany(ctx(t), keys[:30]); err != nil {
+			t.Fatalf("DeleteMany over many slots: %v", err)
+		}
+		if err := l.Clear(ctx(t)); err != nil {
+			t.Fatalf("Clear: %v", err)
+		}
+		if err := client.ForEachMaster(ctx(t), func(ctx2 context.Context, c *redis.Client) error {
+			n, err := c.DBSize(ctx2).Result()
+			if err == nil && n != 0 {
+				err = fmt.Errorf("master %s still holds %d keys", c.Options().Addr, n)
+			}
+			return err
+		}); err != nil {
+			t.Errorf("after Clear: %v", err)
+		}
+	})
+}
