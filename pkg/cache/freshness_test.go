@@ -61,7 +61,7 @@ func TestJitterOnlyLengthensWithinBounds(t *testing.T) {
 	v := cache.Typed[int](s)
 	distinct := map[time.Duration]bool{}
 	for i := range 50 {
-		key := string(rune('a' + i%26)) + string(rune('a'+i/26))
+		key := string(rune('a'+i%26)) + string(rune('a'+i/26))
 		must(t, v.Set(context.Background(), key, i))
 		ttl := ttlOf(t, s, key)
 		if ttl < time.Minute || ttl > 70*time.Second {
@@ -164,7 +164,10 @@ func TestWarmLoadsByPriorityReportsProgressAndContinuesOnError(t *testing.T) {
 	ok := func(k string) cache.Fetcher[string] {
 		return func(context.Context) (string, error) { order = append(order, k); return k, nil }
 	}
-	fail := func(context.Context) (string, error) { order = append(order, "bad"); return "", errors.New("origin 500") }
+	fail := func(context.Context) (string, error) {
+		order = append(order, "bad")
+		return "", errors.New("origin 500")
+	}
 	entries := []cache.WarmEntry[string]{
 		{Key: "low", Fetch: ok("low"), Priority: 1},
 		{Key: "bad", Fetch: fail, Priority: 5},

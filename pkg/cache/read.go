@@ -21,14 +21,16 @@ type hit[T any] struct {
 //
 // A layer that fails is counted and skipped; its error is returned so a miss
 // without a fetcher can say why.
-func (v *View[T]) lookup(ctx context.Context, qk string, now int64) (h hit[T], fc fence, lerr error) {
+func (v *View[T]) lookup(ctx context.Context, qk string, now int64, h *hit[T]) (fc fence, lerr error) {
 	c := v.s.c
 	for i := range c.layers {
 		if i == 1 {
 			fc = c.fences.capture(qk)
 		}
 		l := &c.layers[i]
-		e, ok, err := l.Get(ctx, qk)
+		var ok bool
+		var err error
+		h.entry, ok, err = l.Get(ctx, qk)
 		if err != nil {
 			lerr = c.layerErr(l, "get", qk, err)
 			continue
@@ -37,26 +39,26 @@ func (v *View[T]) lookup(ctx context.Context, qk string, now int64) (h hit[T], f
 			l.metrics.misses.inc()
 			continue
 		}
-		st := e.State(now)
+		st := h.entry.State(now)
 		if st == StateExpired {
 			l.metrics.misses.inc()
 			continue
 		}
-		if !e.Negative {
-			var ok bool
-			if h.value, ok = v.decode(l, qk, &e); !ok {
+		if !h.entry.Negative {
+			if h.value, ok = v.decode(l, qk, &h.entry); !ok {
 				l.metrics.misses.inc()
 				continue
 			}
 		}
 		l.metrics.hits.inc()
-		h.entry, h.layer, h.state, h.found = e, i, st, true
-		return h, fc, lerr
+		h.layer, h.state, h.found = i, st, true
+		return fc, lerr
 	}
+	h.entry = Entry{}
 	if len(c.layers) == 1 {
 		fc = c.fences.capture(qk)
 	}
-	return h, fc, lerr
+	return fc, lerr
 }
 
 // decode extracts the T held by e. A value of another type in a memory

@@ -55,12 +55,15 @@ func (v *View[T]) Get(ctx context.Context, key string, fetch Fetcher[T], opts ..
 	if err != nil {
 		return zero, err
 	}
-	co, err := c.resolve(opts)
-	if err != nil {
-		return zero, err
+	var co callOptions
+	if len(opts) > 0 {
+		if co, err = c.resolve(opts); err != nil {
+			return zero, err
+		}
 	}
 	now := c.clock.NowNano()
-	h, fc, lerr := v.lookup(ctx, qk, now)
+	var h hit[T] // filled in place: a hit carries an Entry, too big to copy around
+	fc, lerr := v.lookup(ctx, qk, now, &h)
 	if !h.found {
 		c.metrics.misses.inc()
 		if c.events.active() {
