@@ -26,6 +26,7 @@ type Layer struct {
 	clock         cache.Clock
 	prot          *protector
 	lock          *os.File // holds the flock on Dir/LOCK until Close
+	sync          bool     // fsync each record (Options.Sync)
 
 	// stripes serialise the file operations (write, rename, remove) on
 	// records whose file ID starts with the stripe's byte, so that the
@@ -73,6 +74,7 @@ func New(opts Options) (*Layer, error) {
 		dir:           s.dir,
 		maxBytes:      s.maxBytes,
 		maxEntries:    s.maxEntries,
+		sync:          s.sync,
 		maxValueBytes: s.maxValueBytes,
 		maxRecord:     prot.maxRecordLen(s.maxValueBytes),
 		clock:         s.clock,
@@ -218,7 +220,7 @@ func (l *Layer) Set(ctx context.Context, key string, e cache.Entry) error {
 		st.Unlock()
 		return ErrClosed
 	}
-	if err := writeAtomic(l.path(id), rec); err != nil {
+	if err := writeAtomic(l.path(id), rec, l.sync); err != nil {
 		st.Unlock()
 		return opError("set", key, err)
 	}

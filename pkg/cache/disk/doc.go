@@ -34,9 +34,11 @@
 //
 // # Crash safety
 //
-// Set writes a temporary file in the record's shard directory, fsyncs it and
-// renames it over the record, so a crash leaves the old record or the new
-// one, never a torn one; New removes the temporary files a crash left. Shard
+// Set writes a temporary file in the record's shard directory (fsyncing it
+// when Options.Sync is set) and renames it over the record, so a crash
+// leaves the old record or the new one, never a torn one; New removes the
+// temporary files a crash left. Without Sync, a record cut short by a power
+// loss fails its checksum and is a miss. Shard
 // directories are fsynced by Close and Clear, not after every write: after a
 // power loss (not a mere process crash) the last renames and removals before
 // it may be lost, which brings back the previous record of a key for at most

@@ -61,11 +61,13 @@ func parseRecordName(name string) (fileID, bool) {
 }
 
 // writeAtomic replaces path's content with b: it writes a temporary file in
-// the same directory, fsyncs it, and renames it over path, so a crash leaves
-// either the old record or the new one, never a torn one. A leftover
+// the same directory, fsyncs it when sync is set, and renames it over path,
+// so a crash of the process leaves either the old record or the new one,
+// never a torn one. Without sync, a power loss can leave a truncated file;
+// its checksum then fails and it is a miss. A leftover
 // temporary file is removed by the next New. The directory is not fsynced
 // here (see markDirty).
-func writeAtomic(path string, b []byte) error {
+func writeAtomic(path string, b []byte, sync bool) error {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, tempPrefix+"*")
 	if errors.Is(err, fs.ErrNotExist) {
@@ -79,7 +81,7 @@ func writeAtomic(path string, b []byte) error {
 	}
 	tmp := f.Name()
 	_, err = f.Write(b)
-	if err == nil {
+	if err == nil && sync {
 		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {
