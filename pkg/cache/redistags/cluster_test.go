@@ -21,12 +21,12 @@ import (
 const clusterStartTimeout = 15 * time.Second
 
 // startCluster runs a one-node Redis Cluster (cluster-enabled, all 16384
-// slots on it) for t and returns a *redis.ClusterClient for it; both end with
-// t. One node is enough to test the index's slot discipline: Redis refuses a
+// slots on it) for t and returns a *redis.ClusterClient for it and the
+// node's address; both end with t. One node is enough to test the index's slot discipline: Redis refuses a
 // script or multi-key command whose keys span slots (CROSSSLOT) on any
 // cluster node. The server is started even when LAYERCACHE_TEST_REDIS_URL
 // is set; the test is skipped then if redis-server is not on PATH.
-func startCluster(t *testing.T) *redis.ClusterClient {
+func startCluster(t *testing.T) (*redis.ClusterClient, string) {
 	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
@@ -46,7 +46,7 @@ func startCluster(t *testing.T) *redis.ClusterClient {
 			t.Errorf("close cluster client: %v", err)
 		}
 	})
-	return c
+	return c, addr
 }
 
 // startClusterNode starts the node, retrying on another port if the one
@@ -58,7 +58,10 @@ func startClusterNode(t *testing.T, bin, dir string) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+		_, port, err := net.SplitHostPort(l.Addr().String())
+		if err != nil {
+			return "", err
+		}
 		if err := l.Close(); err != nil {
 			return "", err
 		}

@@ -286,7 +286,8 @@ func (ix *Index) trackPerSlot(ctx context.Context, u update) error {
 
 // untrackPerSlot removes keys in ModePerSlot: one pipeline reads their
 // records, one removes them from their tags' sets and, once that has
-// succeeded, one deletes the records.
+// succeeded, one deletes the records. (A pipeline with nothing to send
+// costs no round trip.)
 func (ix *Index) untrackPerSlot(ctx context.Context, keys []string) error {
 	recs := make([]*redis.StringSliceCmd, len(keys))
 	err := ix.pipelined(ctx, func(p *pipe) {
@@ -311,8 +312,13 @@ func (ix *Index) untrackPerSlot(ctx context.Context, keys []string) error {
 		return err
 	}
 	return ix.pipelined(ctx, func(p *pipe) {
-		for _, k := range keys {
-			p.p.Unlink(ctx, ix.recordKey(k))
+		for i, k := range keys {
+			// Redis deletes an emptied set, so an empty reply means
+			// there is no record: a key that was never tagged costs
+			// one round trip.
+			if len(recs[i].Val()) > 0 {
+				p.p.Unlink(ctx, ix.recordKey(k))
+			}
 		}
 	})
 }

@@ -41,29 +41,25 @@ func sharedClient(t *testing.T) *redis.Client {
 
 func TestConformance(t *testing.T) {
 	cases := []struct {
-		name string
-		opts func(t *testing.T) redistags.Options
-		want redistags.Mode
+		name   string
+		client func(t *testing.T) redis.UniversalClient // called once per case
+		opts   redistags.Options
+		want   redistags.Mode
 	}{
-		{"Atomic", func(t *testing.T) redistags.Options {
-			return redistags.Options{Client: sharedClient(t)}
-		}, redistags.ModeAtomic},
-		{"AtomicOneShard", func(t *testing.T) redistags.Options {
-			return redistags.Options{Client: sharedClient(t), Shards: 1}
-		}, redistags.ModeAtomic},
-		{"PerSlot", func(t *testing.T) redistags.Options {
-			return redistags.Options{Client: sharedClient(t), Mode: redistags.ModePerSlot}
-		}, redistags.ModePerSlot},
-		{"Cluster", func(t *testing.T) redistags.Options {
-			return redistags.Options{Client: startCluster(t)}
-		}, redistags.ModePerSlot},
+		{"Atomic", sharedUniversal, redistags.Options{}, redistags.ModeAtomic},
+		{"AtomicOneShard", sharedUniversal, redistags.Options{Shards: 1}, redistags.ModeAtomic},
+		{"PerSlot", sharedUniversal, redistags.Options{Mode: redistags.ModePerSlot}, redistags.ModePerSlot},
+		// One cluster for all subtests: a new node takes 2 s to accept writes.
+		{"Cluster", func(t *testing.T) redis.UniversalClient { c, _ := startCluster(t); return c },
+			redistags.Options{}, redistags.ModePerSlot},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			client := tc.client(t)
 			tagindextest.Run(t, func(t *testing.T, clock *tagindextest.Clock) cache.TagIndex {
-				opts := tc.opts(t)
-				opts.Clock = clock
-				ix := newIndex(t, opts)
+				opts := tc.opts
+				opts.Client, opts.Clock = client, clock
+				ix := newIndex(t, opts) // a prefix of its own
 				if got := ix.Mode(); got != tc.want {
 					t.Fatalf("Mode() = %v, want %v", got, tc.want)
 				}
@@ -72,6 +68,8 @@ func TestConformance(t *testing.T) {
 		})
 	}
 }
+
+func sharedUniversal(t *testing.T) redis.UniversalClient { return sharedClient(t) }
 
 func TestNewOptions(t *testing.T) {
 	client := sharedClient(t)
@@ -303,33 +301,74 @@ func TestClearOnlyPrefix(t *testing.T) {
 	}
 }
 
-func TestClearCluster(t *testing.T) {
+func TestCluster(t *testing.T) {
+	cluster, addr := startCluster(t)
+	// A plain client to the node: commands are not routed by slot, so the
+	// node's own CROSSSLOT check sees what the index sends.
+	plain := redis.NewClient(&redis.Options{Addr: addr})
+	t.Cleanup(func() {
+		if err := plain.Close(); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	})
 	ctx := context.Background()
-	c := startCluster(t)
-	ix := newIndex(t, redistags.Options{Client: c})
-	for i := range 300 {
-		if err := ix.Track(ctx, fmt.Sprint("key", i), []string{"a", fmt.Sprint("t", i%7)}, 0); err != nil {
+
+	t.Run("AtomicRefused", func(t *testing.T) {
+		ix := newIndex(t, redistags.Options{Client: plain, Mode: redistags.ModeAtomic})
+		err := ix.Track(ctx, "k", []string{"a", "b", "c"}, 0)
+		if err == nil || !strings.Contains(err.Error(), "CROSSSLOT") {
+			t.Fatalf("ModeAtomic Track on a cluster node = %v, want a CROSSSLOT error", err)
+		}
+	})
+
+	t.Run("PerSlotKeepsToOneSlot", func(t *testing.T) {
+		ix := newIndex(t, redistags.Options{Client: plain, Mode: redistags.ModePerSlot})
+		for i := range 50 {
+			if err := ix.Track(ctx, fmt.Sprint("k", i), []string{"a", "b", fmt.Sprint("t", i%5)}, 0); err != nil {
+				t.Fatalf("Track: %v", err)
+			}
+		}
+		var n int
+		err := ix.Keys(ctx, []string{"a", "t1"}, true, 4, func(keys []string) error {
+			n += len(keys)
+			return ix.Untrack(ctx, keys)
+		})
+		if err != nil || n != 10 {
+			t.Fatalf("Keys(a & t1) = %d keys, %v; want 10, nil", n, err)
+		}
+		if err := ix.Clear(ctx); err != nil {
+			t.Fatalf("Clear: %v", err)
+		}
+	})
+
+	t.Run("Clear", func(t *testing.T) {
+		prefix := redistest.Prefix(t)
+		ix := newIndex(t, redistags.Options{Client: cluster, Prefix: prefix})
+		for i := range 300 {
+			if err := ix.Track(ctx, fmt.Sprint("key", i), []string{"a", fmt.Sprint("t", i%7)}, 0); err != nil {
+				t.Fatal(err)
+			}
+		}
+		foreign := prefix[:len(prefix)-1] + "-foreign"
+		if err := cluster.Set(ctx, foreign, "v", 0).Err(); err != nil {
 			t.Fatal(err)
 		}
-	}
-	if err := c.Set(ctx, "foreign", "v", 0).Err(); err != nil {
-		t.Fatal(err)
-	}
-	if err := ix.Clear(ctx); err != nil {
-		t.Fatalf("Clear: %v", err)
-	}
-	var left []string
-	err := c.ForEachMaster(ctx, func(ctx context.Context, node *redis.Client) error {
-		keys, err := node.Keys(ctx, "*").Result()
-		left = append(left, keys...)
-		return err
+		if err := ix.Clear(ctx); err != nil {
+			t.Fatalf("Clear: %v", err)
+		}
+		var left []string
+		err := cluster.ForEachMaster(ctx, func(ctx context.Context, node *redis.Client) error {
+			keys, err := node.Keys(ctx, prefix[:len(prefix)-1]+"*").Result()
+			left = append(left, keys...)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(left, []string{foreign}) {
+			t.Fatalf("keys left after Clear = %d keys %.200q, want [%s]", len(left), left, foreign)
+		}
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !slices.Equal(left, []string{"foreign"}) {
-		t.Fatalf("keys left after Clear = %d keys %.200q, want [foreign]", len(left), left)
-	}
 }
 
 // TestScriptCacheFlushed checks that every path recovers when the server

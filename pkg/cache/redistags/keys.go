@@ -21,10 +21,11 @@ import (
 // all true it walks the smallest of the tags' sets and keeps the keys that
 // every other tag holds. Pages resume after the last key read rather than
 // at an offset, so keys that fn (or another client) untracks meanwhile do
-// not make Keys skip others, and a key is never reported twice.
+// not make Keys skip others.
 //
 // Keys is not a snapshot: a key tracked or untracked while it runs may or
-// may not be reported. fn is called with no lock held and owns each slice.
+// may not be reported, and one that is untracked and tracked again under a
+// tag Keys has yet to walk can be reported twice. fn is called with no lock held and owns each slice.
 // Keys returns an error without calling fn if batch is not positive, and an
 // error wrapping ctx.Err() if ctx ends.
 func (ix *Index) Keys(ctx context.Context, tags []string, all bool, batch int, fn func(keys []string) error) error {

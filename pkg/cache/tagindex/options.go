@@ -22,6 +22,10 @@ type Options struct {
 	// Dropping the soonest-expiring association keeps that window as short
 	// as possible. It must not be negative; 0 means the default.
 	//
+	// Each tracked key costs about 110 bytes plus 60 bytes per tag (on
+	// amd64), besides the bytes of the key and of tags no other key
+	// shares: about 250 MB at the default bound with two tags per key.
+	//
 	// default: 1_000_000 (DefaultMaxKeys)
 	MaxKeys int
 

@@ -479,7 +479,7 @@ func testConcurrent(t *testing.T, ix cache.TagIndex, clock *Clock) {
 				k := fmt.Sprint("k", (i*7+w)%keys)
 				ts := []string{fmt.Sprint("t", i%3), fmt.Sprint("t", (i+w)%4)}
 				if err := ix.Track(ctx, k, ts, clock.At(time.Duration(i%5)*time.Hour)); err != nil {
-					errs <- fmt.Errorf("Track: %w", err)
+					errs <- fmt.Errorf("track: %w", err)
 					return
 				}
 			}
@@ -487,7 +487,7 @@ func testConcurrent(t *testing.T, ix cache.TagIndex, clock *Clock) {
 		wg.Go(func() {
 			for i := range rounds {
 				if err := ix.Untrack(ctx, []string{fmt.Sprint("k", (i+w)%keys)}); err != nil {
-					errs <- fmt.Errorf("Untrack: %w", err)
+					errs <- fmt.Errorf("untrack: %w", err)
 					return
 				}
 			}
@@ -498,7 +498,7 @@ func testConcurrent(t *testing.T, ix cache.TagIndex, clock *Clock) {
 					return ix.Untrack(ctx, keys[:len(keys)/2])
 				})
 				if err != nil {
-					errs <- fmt.Errorf("Keys: %w", err)
+					errs <- fmt.Errorf("keys: %w", err)
 					return
 				}
 			}
