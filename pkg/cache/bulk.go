@@ -212,7 +212,7 @@ func (v *View[T]) fetchMany(ctx context.Context, keys, qkeys []string, pending [
 		ask[j] = keys[i]
 	}
 	var got map[string]T
-	_, err := c.callFetcher(ctx, "", func(ctx context.Context) (any, error) {
+	_, err := c.callFetcher(ctx, "", co.group, func(ctx context.Context) (any, error) {
 		var err error
 		got, err = fetch(ctx, ask)
 		return nil, err
@@ -262,8 +262,14 @@ func (v *View[T]) fetchMany(ctx context.Context, keys, qkeys []string, pending [
 // slowest layer first.
 func (c *core) writeManyLayers(ctx context.Context, perLayer [][]Item, only []int) error {
 	var errs []error
+	attempted := 0
+	now := c.clock.NowNano()
 	for li := len(c.layers) - 1; li >= 0; li-- {
 		l := &c.layers[li]
+		if c.degraded(l, now) {
+			continue
+		}
+		attempted++
 		batch := perLayer[li]
 		if only != nil {
 			batch = make([]Item, 0, len(only))
@@ -300,7 +306,7 @@ func (c *core) writeManyLayers(ctx context.Context, perLayer [][]Item, only []in
 			}
 		}
 	}
-	return errors.Join(errs...)
+	return c.writeResult(errs, attempted)
 }
 
 // refreshManyInBackground refreshes stale keys with the bulk fetcher.
@@ -365,6 +371,9 @@ func (v *View[T]) SetMany(ctx context.Context, items []KeyValue[T], opts ...Opti
 	for _, k := range qkeys {
 		c.flight.Forget(k)
 	}
+	if c.opts.BroadcastWrites {
+		c.publish(ctx, BusMessage{Kind: BusWrite, Keys: qkeys})
+	}
 	return err
 }
 
@@ -400,6 +409,7 @@ func (s *Stack) DeleteMany(ctx context.Context, keys []string) error {
 	for _, k := range qkeys {
 		c.flight.Forget(k)
 	}
+	c.publish(ctx, BusMessage{Kind: BusDelete, Keys: qkeys})
 	c.metrics.deletes.add(uint64(len(qkeys)))
 	if c.events.active() {
 		for _, k := range qkeys {

@@ -28,6 +28,7 @@ const (
 	optPolicy
 	optSliding
 	optRefreshAhead
+	optGroup
 )
 
 // TTL sets how long the written entry stays fresh (0: never goes stale).
@@ -83,6 +84,7 @@ type callOptions struct {
 	hasJitter, hasRefreshAhead        bool
 	sliding, hasSliding               bool
 	policy                            string // a key of Options.TTLPolicies
+	group                             string // FetchGroup
 	tags                              []string
 	// layerTTL holds the call's options when any is a LayerTTL (rare);
 	// ttlFor scans it.
@@ -117,6 +119,11 @@ func resolve(opts []Option) (callOptions, error) {
 				return co, fmt.Errorf("cache: WithTTLPolicy needs a policy name")
 			}
 			co.policy = o.layer
+		case optGroup:
+			if err := validateName("fetch group", o.layer); err != nil {
+				return co, err
+			}
+			co.group = o.layer
 		case optTags:
 			if err := validateTags(o.tags); err != nil {
 				return co, err

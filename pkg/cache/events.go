@@ -37,12 +37,17 @@ const (
 	EventError
 	// EventExpire: a key was marked stale by an Expire* call.
 	EventExpire
+	// EventDegraded: a failing layer is skipped for Options.DegradeFor.
+	EventDegraded
+	// EventBreakerOpen: a fetch was refused by an open circuit breaker.
+	EventBreakerOpen
 )
 
 var eventNames = [...]string{
 	EventHit: "hit", EventMiss: "miss", EventFetch: "fetch", EventDedupe: "stampede-dedupe",
 	EventBackfill: "backfill", EventSet: "set", EventDelete: "delete", EventStaleServe: "stale-serve",
 	EventRefresh: "refresh", EventCorrupt: "corrupt", EventError: "error", EventExpire: "expire",
+	EventDegraded: "degraded", EventBreakerOpen: "breaker-open",
 }
 
 // String returns the event's name.

@@ -17,7 +17,7 @@ type flightResult struct {
 // since fc was captured. A value that cannot be stored (fenced, too large,
 // layer failure) is still returned to the callers.
 func (c *core) runFetch(ctx context.Context, qk string, fc fence, fn func(context.Context) (any, error), co *callOptions) (flightResult, error) {
-	val, err := c.callFetcher(ctx, qk, fn)
+	val, err := c.callFetcher(ctx, qk, co.group, fn)
 	switch {
 	case errors.Is(err, ErrNotFound):
 		if c.negativeTTL(co) > 0 {
@@ -34,7 +34,7 @@ func (c *core) runFetch(ctx context.Context, qk string, fc fence, fn func(contex
 // callFetcher runs fn under Options.FetchTimeout and the Stack's lifetime,
 // and counts and reports the call. qk names the key in events ("" for bulk
 // fetches).
-func (c *core) callFetcher(ctx context.Context, qk string, fn func(context.Context) (any, error)) (any, error) {
+func (c *core) callFetcher(ctx context.Context, qk, group string, fn func(context.Context) (any, error)) (any, error) {
 	var cancel context.CancelFunc
 	if c.opts.FetchTimeout > 0 {
 		ctx, cancel = context.WithTimeout(ctx, c.opts.FetchTimeout)
@@ -46,7 +46,7 @@ func (c *core) callFetcher(ctx context.Context, qk string, fn func(context.Conte
 	defer stop()
 
 	start := time.Now()
-	val, err := fn(ctx)
+	val, err := c.guarded(ctx, qk, group, fn)
 	took := time.Since(start)
 	c.metrics.fetches.inc()
 	c.recordCost(qk, took)

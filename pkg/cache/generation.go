@@ -120,6 +120,7 @@ func (s *Stack) BumpGeneration(ctx context.Context) (uint64, error) {
 	if changed {
 		c.afterGenerationChange(old)
 	}
+	c.publish(ctx, BusMessage{Kind: BusGeneration, Generation: next})
 	return next, nil
 }
 

@@ -145,6 +145,11 @@ func (s *Stack) Clear(ctx context.Context) error {
 		}
 	})
 	c.flight.ForgetAll()
+	prefix := ""
+	if s.prefix != "" {
+		prefix = s.fullPrefix()
+	}
+	c.publish(ctx, BusMessage{Kind: BusClear, Prefix: prefix})
 	return errors.Join(errs...)
 }
 

@@ -216,6 +216,11 @@ func (c *core) removeKeys(ctx context.Context, keys []string, expire bool) (int,
 	for _, k := range keys {
 		c.flight.Forget(k)
 	}
+	kind := BusDelete
+	if expire {
+		kind = BusExpire
+	}
+	c.publish(ctx, BusMessage{Kind: kind, Keys: keys})
 	if expire {
 		c.metrics.expirations.add(uint64(len(keys)))
 	} else {

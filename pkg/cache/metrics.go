@@ -20,6 +20,10 @@ type metrics struct {
 	sets, deletes, backfills, writeFailures counter
 	fencedWrites, corrupt, layerErrors      counter
 	invalidations, expirations, tagErrors   counter
+	degradations, breakerRejections         counter
+	rateLimited                             counter
+	busPublished, busReceived, busErrors    counter
+	busReconnects, remoteResults            counter
 }
 
 type layerMetrics struct {
@@ -47,6 +51,14 @@ type Stats struct {
 	Invalidations uint64 // tag, prefix and pattern invalidation calls
 	Expirations   uint64 // keys marked stale by Expire*
 	TagErrors     uint64 // failed tag index updates
+	Degradations  uint64 // times a layer started being skipped (DegradeFor)
+	BreakerOpen   uint64 // fetches refused by an open circuit breaker
+	RateLimited   uint64 // fetches refused by the rate limiter
+	BusPublished  uint64 // invalidation messages sent
+	BusReceived   uint64 // invalidation messages applied from other instances
+	BusErrors     uint64 // failed publishes and subscriptions
+	BusReconnects uint64 // bus reconnects (each drops the local layers)
+	RemoteResults uint64 // fetch results received from another instance (Coordinator)
 	Layers        []LayerStats
 }
 

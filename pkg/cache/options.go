@@ -132,6 +132,62 @@ type Options struct {
 	// default: nil (off)
 	Generations *Generations
 
+	// DegradeFor turns on graceful degradation: a layer that fails is
+	// skipped for this long (reads and writes go to the other layers), then
+	// tried again. Zero keeps every layer in use and reports each failure.
+	//
+	// default: 0 (off)
+	DegradeFor time.Duration
+
+	// WritePolicy says when a write some layers failed is an error.
+	//
+	// default: WriteStrict
+	WritePolicy WritePolicy
+
+	// Breaker guards fetches with circuit breakers (pkg/cache/breaker).
+	// With a stale-if-error window, an open breaker serves the stale value.
+	//
+	// default: nil (no breaker)
+	Breaker Breaker
+
+	// BreakerScope says which fetches share a breaker: one per key, or one
+	// for the whole Stack. FetchGroup overrides it per call.
+	//
+	// default: ScopeKey (ScopeDefault)
+	BreakerScope Scope
+
+	// RateLimiter bounds how fast fetches reach the source
+	// (pkg/cache/ratelimit).
+	//
+	// default: nil (no limit)
+	RateLimiter RateLimiter
+
+	// RateLimitScope says which fetches share a rate-limit bucket.
+	//
+	// default: ScopeShared (ScopeDefault)
+	RateLimitScope Scope
+
+	// Bus carries invalidations to the other instances that share this
+	// Stack's slower layers (pkg/cache/redisbus): deletes, expirations,
+	// clears and generation bumps here drop their local copies. A failed
+	// first subscription is retried in the background.
+	//
+	// default: nil (this instance only)
+	Bus InvalidationBus
+
+	// BroadcastWrites also publishes every Set and SetMany, so other
+	// instances drop their local copies of a key rewritten here.
+	//
+	// default: false
+	BroadcastWrites bool
+
+	// Coordinator extends single-flight across instances
+	// (pkg/cache/redisflight): of all the instances missing a key at once,
+	// one fetches and the others receive its result.
+	//
+	// default: nil (one fetch per instance)
+	Coordinator Coordinator
+
 	// Clock tells the time in Unix nanoseconds. It exists to make tests
 	// deterministic.
 	//
@@ -242,6 +298,9 @@ func (o Options) validate(layerNames map[string]bool) (Options, error) {
 			cp.Refresh = time.Second
 		}
 		o.Generations = &cp
+	}
+	if err := validateResilience(&o); err != nil {
+		return o, err
 	}
 	if o.RefreshTimeout == 0 {
 		o.RefreshTimeout = DefaultRefreshTimeout

@@ -28,6 +28,9 @@ func (v *View[T]) lookup(ctx context.Context, qk string, now int64, h *hit[T]) (
 			fc = c.fences.capture(qk)
 		}
 		l := &c.layers[i]
+		if c.degraded(l, now) {
+			continue
+		}
 		var ok bool
 		var err error
 		h.entry, ok, err = l.Get(ctx, qk)
@@ -109,8 +112,12 @@ func (v *View[T]) backfill(ctx context.Context, qk string, fc fence, h *hit[T]) 
 		src.Payload = p
 	}
 	stored := c.fences.writeIfCurrent(fc, func() {
+		now := c.clock.NowNano()
 		for i := 0; i < h.layer; i++ {
 			l := &c.layers[i]
+			if c.degraded(l, now) {
+				continue
+			}
 			e := src
 			if !l.info.Values {
 				e.Value = nil

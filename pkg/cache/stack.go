@@ -50,6 +50,7 @@ type core struct {
 	background sync.WaitGroup // refreshes and other owned goroutines
 	refreshing refreshes
 	closed     atomic.Bool
+	busUp      atomic.Bool // the bus subscription is active
 	closeOnce  sync.Once
 }
 
@@ -57,6 +58,9 @@ type layerState struct {
 	Layer
 	info    LayerInfo
 	metrics *layerMetrics
+	// degradedUntil is when a failed layer is used again (Unix ns; 0: in
+	// use). A pointer keeps layerState copyable.
+	degradedUntil *atomic.Int64
 }
 
 // New builds a Stack over layers, fastest first. It validates opts and the
@@ -82,7 +86,7 @@ func New(ctx context.Context, layers []Layer, opts Options) (*Stack, error) {
 		if !info.Values || info.NeedsPayload {
 			c.needPayload = true
 		}
-		c.layers = append(c.layers, layerState{Layer: l, info: info, metrics: new(layerMetrics)})
+		c.layers = append(c.layers, layerState{Layer: l, info: info, metrics: new(layerMetrics), degradedUntil: new(atomic.Int64)})
 	}
 	o, err := opts.validate(names)
 	if err != nil {
@@ -112,6 +116,9 @@ func New(ctx context.Context, layers []Layer, opts Options) (*Stack, error) {
 			c.stopLife()
 			return nil, err
 		}
+	}
+	if o.Bus != nil {
+		c.startBus(ctx)
 	}
 	return &Stack{c: c}, nil
 }
@@ -191,7 +198,10 @@ func (s *Stack) Stats() Stats {
 		Sets: m.sets.load(), Deletes: m.deletes.load(), Backfills: m.backfills.load(),
 		WriteFailures: m.writeFailures.load(), FencedWrites: m.fencedWrites.load(), Corrupt: m.corrupt.load(),
 		LayerErrors: m.layerErrors.load(), Invalidations: m.invalidations.load(), Expirations: m.expirations.load(),
-		TagErrors: m.tagErrors.load(),
+		TagErrors: m.tagErrors.load(), Degradations: m.degradations.load(),
+		BreakerOpen: m.breakerRejections.load(), RateLimited: m.rateLimited.load(),
+		BusPublished: m.busPublished.load(), BusReceived: m.busReceived.load(), BusErrors: m.busErrors.load(),
+		BusReconnects: m.busReconnects.load(), RemoteResults: m.remoteResults.load(),
 	}
 	for i := range s.c.layers {
 		l := &s.c.layers[i]
@@ -236,6 +246,11 @@ func (s *Stack) Close(ctx context.Context) error {
 			err = fmt.Errorf("cache: close: background work still running: %w", ctx.Err())
 		}
 		var errs []error
+		if c.opts.Bus != nil {
+			if berr := c.opts.Bus.Close(); berr != nil {
+				errs = append(errs, fmt.Errorf("cache: close bus: %w", berr))
+			}
+		}
 		for i := range c.layers {
 			l := &c.layers[i]
 			if cerr := l.Close(); cerr != nil {
@@ -255,6 +270,7 @@ func (s *Stack) Close(ctx context.Context) error {
 func (c *core) layerErr(l *layerState, op, key string, err error) error {
 	c.metrics.layerErrors.inc()
 	l.metrics.errors.inc()
+	c.degrade(l)
 	le := &LayerError{Layer: l.info.Name, Op: op, Key: key, Err: err}
 	if c.events.active() {
 		c.events.emit(Event{Type: EventError, Key: key, Layer: l.info.Name, Err: le})

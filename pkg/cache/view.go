@@ -162,6 +162,9 @@ func (v *View[T]) fetch(ctx context.Context, qk string, fc fence, fetch Fetcher[
 		if r, ok := v.recheck(fctx, qk); ok {
 			return r, nil
 		}
+		if c.opts.Coordinator != nil {
+			return v.coordinated(fctx, qk, fc, fetch, wo)
+		}
 		return c.runFetch(fctx, qk, fc, v.fetchFunc(fetch), wo)
 	})
 	if shared {

@@ -18,6 +18,7 @@ func (co *callOptions) clone() *callOptions {
 		hasTTL: co.hasTTL, hasSWR: co.hasSWR, hasSIE: co.hasSIE, hasNegTTL: co.hasNegTTL,
 		jitter: co.jitter, refreshAhead: co.refreshAhead, hasJitter: co.hasJitter, hasRefreshAhead: co.hasRefreshAhead,
 		sliding: co.sliding, hasSliding: co.hasSliding, policy: strings.Clone(co.policy),
+		group:    strings.Clone(co.group),
 		tags:     cloneTags(co.tags),
 		layerTTL: cloneLayerTTL(co.layerTTL),
 	}
@@ -145,6 +146,9 @@ func (c *core) set(ctx context.Context, qk string, entries []Entry) error {
 		err = c.writeLayers(ctx, qk, entries)
 	})
 	c.flight.Forget(qk)
+	if c.opts.BroadcastWrites {
+		c.publish(ctx, BusMessage{Kind: BusWrite, Keys: []string{qk}})
+	}
 	return err
 }
 
@@ -152,21 +156,28 @@ func (c *core) set(ctx context.Context, qk string, entries []Entry) error {
 // finds the new value in L1 finds it in the slower layers too.
 func (c *core) writeLayers(ctx context.Context, qk string, entries []Entry) error {
 	var errs []error
+	attempted := 0
+	now := c.clock.NowNano()
 	for i := len(c.layers) - 1; i >= 0; i-- {
 		l := &c.layers[i]
+		if c.degraded(l, now) {
+			continue
+		}
+		attempted++
 		if err := l.Set(ctx, qk, entries[i]); err != nil {
 			c.metrics.writeFailures.inc()
 			errs = append(errs, c.layerErr(l, "set", qk, err))
 		}
 	}
-	if err := c.track(ctx, qk, entries); err != nil {
-		errs = append(errs, err)
+	err := c.writeResult(errs, attempted)
+	if terr := c.track(ctx, qk, entries); terr != nil {
+		err = errors.Join(err, terr)
 	}
 	c.metrics.sets.inc()
 	if c.events.active() {
 		c.events.emit(Event{Type: EventSet, Key: qk})
 	}
-	return errors.Join(errs...)
+	return err
 }
 
 // track records the tags of a written key, replacing its old ones (a write
@@ -214,13 +225,18 @@ func (s *Stack) Delete(ctx context.Context, key string) error {
 	})
 	c.flight.Forget(qk)
 	c.profiles.forget(qk)
+	c.publish(ctx, BusMessage{Kind: BusDelete, Keys: []string{qk}})
 	return err
 }
 
 func (c *core) deleteLayers(ctx context.Context, qk string) error {
 	var errs []error
+	now := c.clock.NowNano()
 	for i := len(c.layers) - 1; i >= 0; i-- {
 		l := &c.layers[i]
+		if c.degraded(l, now) {
+			continue
+		}
 		if err := l.Delete(ctx, qk); err != nil {
 			errs = append(errs, c.layerErr(l, "delete", qk, err))
 		}

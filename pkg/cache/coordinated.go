@@ -1,0 +1,67 @@
+package cache
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// RemoteFetchError is returned to the callers on this instance when the
+// instance that led a coordinated fetch (Options.Coordinator) failed.
+type RemoteFetchError struct {
+	Key string
+	Msg string // the leader's error text
+}
+
+func (e *RemoteFetchError) Error() string {
+	return fmt.Sprintf("cache: fetch of %q failed on the leading instance: %s", e.Key, e.Msg)
+}
+
+// coordinated resolves a miss through Options.Coordinator: if this instance
+// leads, it fetches and stores as usual and hands the encoded result to the
+// waiting instances; otherwise it decodes the leader's result. Waiters do
+// not store: the leader wrote the shared layers, and the next read here
+// backfills the local ones.
+func (v *View[T]) coordinated(ctx context.Context, qk string, fc fence, fetch Fetcher[T], co *callOptions) (flightResult, error) {
+	c := v.s.c
+	var (
+		led      bool
+		local    flightResult
+		localErr error
+	)
+	res, err := c.opts.Coordinator.Do(ctx, qk, func(ctx context.Context) Result {
+		led = true
+		local, localErr = c.runFetch(ctx, qk, fc, v.fetchFunc(fetch), co)
+		switch {
+		case localErr != nil:
+			return Result{Err: localErr.Error()}
+		case local.negative:
+			return Result{NotFound: true}
+		}
+		p, err := c.codec.Marshal(local.value)
+		if err != nil {
+			return Result{Err: fmt.Sprintf("encode result: %v", err)}
+		}
+		return Result{Payload: p}
+	})
+	if led {
+		// The leader's callers get its own value and error, not a copy that
+		// went through the codec.
+		return local, localErr
+	}
+	if err != nil {
+		return flightResult{}, fmt.Errorf("cache: coordinated fetch of %q: %w", qk, err)
+	}
+	c.metrics.remoteResults.inc()
+	switch {
+	case res.Err != "":
+		return flightResult{}, &RemoteFetchError{Key: qk, Msg: res.Err}
+	case res.NotFound:
+		return flightResult{negative: true}, nil
+	}
+	p := new(T)
+	if err := c.codec.Unmarshal(res.Payload, p); err != nil {
+		return flightResult{}, errors.Join(fmt.Errorf("cache: decode the leading instance's result for %q", qk), err)
+	}
+	return flightResult{value: *p}, nil
+}
