@@ -51,7 +51,8 @@ func (c *Compressor) Options() Options { return c.opts }
 // is at least Options.Threshold bytes long and compression both shrinks it
 // and stays within Options.MaxRatio; otherwise it is stored raw. An input
 // longer than Options.MaxInputBytes fails with an error wrapping ErrTooLarge.
-// Encode does not retain src or dst; on error it returns dst unchanged.
+// src and dst's spare capacity must not overlap. Encode does not retain src
+// or dst; on error it returns dst unchanged.
 func (c *Compressor) Encode(dst, src []byte) ([]byte, error) {
 	if len(src) > c.opts.MaxInputBytes {
 		return dst, fmt.Errorf("%w: input is %d bytes, MaxInputBytes is %d", ErrTooLarge, len(src), c.opts.MaxInputBytes)

@@ -126,6 +126,10 @@ func TestCorruptEntryIsMissCountedAndDeleted(t *testing.T) {
 		"bad-gzip":       {byte(compress.Gzip), 0x1f, 0x8b, 0, 0},
 	}
 	var keys []string
+	if err := raw.HSet(ctx(t), prefix+"wrong-type", "f", "v").Err(); err != nil {
+		t.Fatal(err)
+	}
+	keys = append(keys, "wrong-type")
 	for k, v := range corrupt {
 		keys = append(keys, k)
 		if err := raw.Set(ctx(t), prefix+k, v, time.Hour).Err(); err != nil {

@@ -121,9 +121,9 @@ func (o Options) resolve() (config, error) {
 	if err != nil {
 		return config{}, fmt.Errorf("redis layer: Options.Compression: %w", err)
 	}
-	if max := comp.Options().MaxInputBytes; o.MaxValueBytes > max {
+	if limit := comp.Options().MaxInputBytes; o.MaxValueBytes > limit {
 		return config{}, fmt.Errorf("redis layer: Options.MaxValueBytes (%d) exceeds Options.Compression.MaxInputBytes (%d)",
-			o.MaxValueBytes, max)
+			o.MaxValueBytes, limit)
 	}
 	return config{Options: o, comp: comp}, nil
 }

@@ -4,26 +4,28 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/layercache/layercache/pkg/cache"
 )
 
-// Get returns the entry stored under key. A missing key, and stored data
-// that does not decode, are misses (found false, nil error); undecodable data
-// is deleted and counted (CorruptEntries). The entry's Payload may share
-// memory with the Redis reply and must not be modified.
+// Get returns the entry stored under key. A missing key is a miss (found
+// false, nil error); so is a key whose data does not decode or that holds a
+// non-string type, which is deleted and counted (CorruptEntries). The
+// entry's Payload may share memory with the Redis reply and must not be
+// modified.
 func (l *Layer) Get(ctx context.Context, key string) (cache.Entry, bool, error) {
 	k := l.prefix + key
 	b, err := l.client.Get(ctx, k).Bytes()
 	if errors.Is(err, redis.Nil) {
 		return cache.Entry{}, false, nil
 	}
-	if err != nil {
+	if err != nil && !isWrongType(err) {
 		return cache.Entry{}, false, fmt.Errorf("redis layer: get %q: %w", key, err)
 	}
-	e, err := l.decode(b)
+	e, err := l.decode(b, err)
 	if err != nil {
 		l.dropCorrupt(ctx, []string{k})
 		return cache.Entry{}, false, nil
@@ -53,10 +55,10 @@ func (l *Layer) GetMany(ctx context.Context, keys []string) ([]cache.Entry, []bo
 			if errors.Is(err, redis.Nil) {
 				continue
 			}
-			if err != nil {
+			if err != nil && !isWrongType(err) {
 				return fmt.Errorf("redis layer: get %q: %w", batch[i], err)
 			}
-			e, err := l.decode(b)
+			e, err := l.decode(b, err)
 			if err != nil {
 				corrupt = append(corrupt, l.prefix+batch[i])
 				continue
@@ -77,9 +79,14 @@ func (l *Layer) GetMany(ctx context.Context, keys []string) ([]cache.Entry, []bo
 	return entries, found, nil
 }
 
-// decode turns a stored value into an entry. The entry aliases b where it
-// can: for an uncompressed value its Payload points into b.
-func (l *Layer) decode(b []byte) (cache.Entry, error) {
+// decode turns the reply to GET (b, getErr) into an entry; getErr is nil or
+// a WRONGTYPE error, which makes the key as unusable as bad bytes. The entry
+// aliases b where it can: for an uncompressed value its Payload points into
+// b.
+func (l *Layer) decode(b []byte, getErr error) (cache.Entry, error) {
+	if getErr != nil {
+		return cache.Entry{}, getErr
+	}
 	env, err := l.comp.Decode(b)
 	if err != nil {
 		return cache.Entry{}, err
@@ -95,4 +102,11 @@ func (l *Layer) decode(b []byte) (cache.Entry, error) {
 func (l *Layer) dropCorrupt(ctx context.Context, redisKeys []string) {
 	l.corrupt.Add(uint64(len(redisKeys)))
 	_ = l.unlink(ctx, redisKeys) // best effort, see above
+}
+
+// isWrongType reports a WRONGTYPE reply: the key holds a hash, list or other
+// non-string, so it was not written by this layer.
+func isWrongType(err error) bool {
+	var re redis.Error
+	return errors.As(err, &re) && strings.HasPrefix(re.Error(), "WRONGTYPE")
 }
