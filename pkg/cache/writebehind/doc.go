@@ -43,7 +43,9 @@
 // Close stops it. Set keeps the Entry it is given (Value, Payload and Tags)
 // until the write is flushed, and Get may return it to other callers, so
 // neither the writer nor a reader may mutate it; the Stack never does.
-// Errors of the inner layer's reads are returned unchanged.
+// Errors of the inner layer's reads are returned unchanged. A panic in the
+// inner layer's SetMany or DeleteMany, or in Options.OnError, happens on
+// the flusher goroutine and is not recovered.
 //
 // # Close
 //

@@ -64,15 +64,10 @@ func (l *Layer) run(ctx context.Context, tick <-chan time.Time, stop func()) {
 				tick = nil
 				continue
 			}
-			l.mu.RLock()
-			upTo := l.seq
-			l.mu.RUnlock()
 			// Drops are reported through OnError and Stats.
-			_ = l.drain(ctx, upTo)
+			_ = l.drain(ctx, l.lastSeq())
 		case <-l.kick:
-			for b := l.take(math.MaxUint64, l.cfg.batchSize); b != nil; b = l.take(math.MaxUint64, l.cfg.batchSize) {
-				_ = l.write(ctx, b)
-			}
+			l.flushFull(ctx)
 		case req := <-l.flushReq:
 			req.done <- l.drain(ctx, req.upTo)
 		case <-l.closing:
@@ -82,6 +77,33 @@ func (l *Layer) run(ctx context.Context, tick <-chan time.Time, stop func()) {
 			return
 		}
 	}
+}
+
+// flushFull writes full batches of the ops queued so far. Ops queued
+// meanwhile wait for the next round, so that a steady stream of writes
+// cannot keep the flusher from Flush requests and ticks; if a full batch
+// is left, flushFull tells the flusher to come back.
+func (l *Layer) flushFull(ctx context.Context) {
+	upTo := l.lastSeq()
+	for b := l.take(upTo, l.cfg.batchSize); b != nil; b = l.take(upTo, l.cfg.batchSize) {
+		_ = l.write(ctx, b) // drops are reported through OnError and Stats
+	}
+	l.mu.RLock()
+	full := len(l.queue) >= l.cfg.batchSize
+	l.mu.RUnlock()
+	if full {
+		select {
+		case l.kick <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// lastSeq returns the sequence number of the last op queued.
+func (l *Layer) lastSeq() uint64 {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.seq
 }
 
 // drain writes, batch by batch, every op queued up to seq upTo, and

@@ -199,6 +199,10 @@ func (l *Layer) Scan(ctx context.Context, prefix string, fn func(key string) boo
 		l.mu.RUnlock()
 		return ErrClosed
 	}
+	if len(l.pending) == 0 && len(l.inflight) == 0 {
+		l.mu.RUnlock()
+		return l.inner.Scan(ctx, prefix, fn)
+	}
 	var live []string
 	shadowed := make(map[string]struct{})
 	add := func(k string, o *op) {
