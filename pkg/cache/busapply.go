@@ -76,8 +76,10 @@ func (h busHandler) OnMessage(m BusMessage) {
 	switch m.Kind {
 	case BusDelete, BusWrite:
 		c.forLocal(m.Keys, func(l *layerState) error { return l.DeleteMany(ctx, m.Keys) })
+		c.remoteApplied(m.Keys)
 	case BusExpire:
 		c.forLocal(m.Keys, func(l *layerState) error { return c.expireInLayer(ctx, l, m.Keys) })
+		c.remoteApplied(m.Keys)
 	case BusClear:
 		c.fences.clearAll(func() {
 			for i := range c.layers {
@@ -97,6 +99,7 @@ func (h busHandler) OnMessage(m BusMessage) {
 			}
 		})
 		c.flight.ForgetAll()
+		c.remoteApplied([]string{""})
 	case BusGeneration:
 		if c.opts.Generations == nil {
 			return
@@ -107,6 +110,16 @@ func (h busHandler) OnMessage(m BusMessage) {
 			c.afterGenerationChange(old)
 		}
 		c.gen.mu.Unlock()
+	}
+}
+
+// remoteApplied reports keys changed by another instance's message.
+func (c *core) remoteApplied(keys []string) {
+	if !c.events.active() {
+		return
+	}
+	for _, k := range keys {
+		c.events.emit(Event{Type: EventRemoteInvalidation, Key: k})
 	}
 }
 

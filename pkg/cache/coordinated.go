@@ -31,7 +31,14 @@ func (v *View[T]) coordinated(ctx context.Context, qk string, fc fence, fetch Fe
 	)
 	res, err := c.opts.Coordinator.Do(ctx, qk, func(ctx context.Context) Result {
 		led = true
-		local, localErr = c.runFetch(ctx, qk, fc, v.fetchFunc(fetch), co)
+		// Double-checked: the previous leader may have stored the value and
+		// released the lease after this instance read the layers. Re-read
+		// them (quietly) now that this instance holds the lease.
+		if r, ok := v.recheckAll(ctx, qk); ok {
+			local = r
+		} else {
+			local, localErr = c.runFetch(ctx, qk, fc, v.fetchFunc(fetch), co)
+		}
 		switch {
 		case localErr != nil:
 			return Result{Err: localErr.Error()}

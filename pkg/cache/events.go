@@ -41,13 +41,17 @@ const (
 	EventDegraded
 	// EventBreakerOpen: a fetch was refused by an open circuit breaker.
 	EventBreakerOpen
+	// EventRemoteInvalidation: a message from another instance (the
+	// invalidation bus) dropped or expired Key in the local layers; Key is
+	// empty for clears.
+	EventRemoteInvalidation
 )
 
 var eventNames = [...]string{
 	EventHit: "hit", EventMiss: "miss", EventFetch: "fetch", EventDedupe: "stampede-dedupe",
 	EventBackfill: "backfill", EventSet: "set", EventDelete: "delete", EventStaleServe: "stale-serve",
 	EventRefresh: "refresh", EventCorrupt: "corrupt", EventError: "error", EventExpire: "expire",
-	EventDegraded: "degraded", EventBreakerOpen: "breaker-open",
+	EventDegraded: "degraded", EventBreakerOpen: "breaker-open", EventRemoteInvalidation: "remote-invalidation",
 }
 
 // String returns the event's name.

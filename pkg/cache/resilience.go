@@ -67,8 +67,23 @@ func guardKey(scope Scope, group, qk string) string {
 	}
 }
 
+// breakerChecker is implemented by breakers that can refuse a call without
+// taking a slot (*breaker.Set does): guarded asks it first, so callers of an
+// open breaker fail fast instead of queueing in the rate limiter.
+type breakerChecker interface {
+	Check(key string) error
+}
+
 // guarded runs fn behind the rate limiter and the breaker, when configured.
+// The rate limiter comes first: its refusals must never count as failures of
+// the source.
 func (c *core) guarded(ctx context.Context, qk, group string, fn func(context.Context) (any, error)) (any, error) {
+	b := c.opts.Breaker
+	if bc, ok := b.(breakerChecker); ok && b != nil {
+		if err := bc.Check(guardKey(c.opts.BreakerScope, group, qk)); err != nil {
+			return nil, c.breakerRefused(qk, err)
+		}
+	}
 	if rl := c.opts.RateLimiter; rl != nil {
 		scope := c.opts.RateLimitScope
 		if scope == ScopeDefault {
@@ -81,21 +96,27 @@ func (c *core) guarded(ctx context.Context, qk, group string, fn func(context.Co
 		}
 		defer release()
 	}
-	if b := c.opts.Breaker; b != nil {
-		done, err := b.Allow(guardKey(c.opts.BreakerScope, group, qk))
-		if err != nil {
-			c.metrics.breakerRejections.inc()
-			if c.events.active() {
-				c.events.emit(Event{Type: EventBreakerOpen, Key: qk, Err: err})
-			}
-			return nil, err
-		}
-		val, err := fn(ctx)
-		// A "not found" is an answer from a healthy source, not a failure.
-		done(err == nil || errors.Is(err, ErrNotFound))
-		return val, err
+	if b == nil {
+		return fn(ctx)
 	}
-	return fn(ctx)
+	done, err := b.Allow(guardKey(c.opts.BreakerScope, group, qk))
+	if err != nil {
+		return nil, c.breakerRefused(qk, err)
+	}
+	healthy := false
+	defer func() { done(healthy) }() // also when fn panics
+	val, err := fn(ctx)
+	// A "not found" is an answer from a healthy source, not a failure.
+	healthy = err == nil || errors.Is(err, ErrNotFound)
+	return val, err
+}
+
+func (c *core) breakerRefused(qk string, err error) error {
+	c.metrics.breakerRejections.inc()
+	if c.events.active() {
+		c.events.emit(Event{Type: EventBreakerOpen, Key: qk, Err: err})
+	}
+	return err
 }
 
 // degraded reports whether layer l is being skipped after a failure.

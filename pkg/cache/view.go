@@ -188,8 +188,22 @@ func (v *View[T]) fetch(ctx context.Context, qk string, fc fence, fetch Fetcher[
 
 // recheck reports a fresh entry in the fastest layer, if there is one.
 func (v *View[T]) recheck(ctx context.Context, qk string) (flightResult, bool) {
+	return v.recheckLayer(ctx, qk, &v.s.c.layers[0])
+}
+
+// recheckAll reports a fresh entry in any layer, fastest first.
+func (v *View[T]) recheckAll(ctx context.Context, qk string) (flightResult, bool) {
+	for i := range v.s.c.layers {
+		if r, ok := v.recheckLayer(ctx, qk, &v.s.c.layers[i]); ok {
+			return r, true
+		}
+	}
+	return flightResult{}, false
+}
+
+// recheckLayer reads l quietly (no counters, no events, no backfill).
+func (v *View[T]) recheckLayer(ctx context.Context, qk string, l *layerState) (flightResult, bool) {
 	c := v.s.c
-	l := &c.layers[0]
 	e, ok, err := l.Get(ctx, qk)
 	if err != nil || !ok || e.State(c.clock.NowNano()) != StateFresh {
 		return flightResult{}, false

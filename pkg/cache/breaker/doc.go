@@ -24,8 +24,9 @@
 //	}
 //	ok := false
 //	defer func() { done(ok) }() // a panic counts as a failure
-//	v, err := fetch(ctx)
+//	err = fetch(ctx)
 //	ok = err == nil
+//	return err
 //
 // The caller must call done exactly once per successful Allow, with the
 // outcome of the guarded call. A half-open breaker waits for the verdict of
@@ -34,12 +35,11 @@
 // done in a defer, as above, makes a panic count as a failure.
 //
 // A call that ends because the caller gave up (a cancelled context, a
-// timeout) is a failure to this package if done(false) reports it: that is
-// the usual choice, since a source that is too slow to answer is what a
-// breaker is for. Report a refusal by some other guard that ran after Allow
-// (a rate limiter, say) as done(true) only if it says nothing about the
-// source; better, run such guards before Allow and use [Set.Check] to skip
-// them when the breaker would refuse anyway.
+// timeout) is best reported as a failure: a source too slow to answer is
+// what a breaker is for. done has no "no verdict" outcome, so other guards
+// whose refusal says nothing about the source (a rate limiter, say) belong
+// before Allow, not between Allow and the call; [Set.Check] lets the caller
+// skip them when the breaker would refuse anyway.
 //
 // # Keys
 //

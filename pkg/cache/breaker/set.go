@@ -201,8 +201,8 @@ func (s *Set) Stats() Stats {
 	st := Stats{Trips: s.trips.Load(), Rejections: s.rejections.Load(), Evictions: s.evictions.Load()}
 	for i := range s.shards {
 		sh := &s.shards[i]
+		now := s.cfg.clock.NowNano() // outside the lock: a panicking Clock must not leave it held
 		sh.mu.Lock()
-		now := s.cfg.clock.NowNano()
 		for b := sh.head; b != nil; b = b.next {
 			switch b.effective(now) {
 			case Closed:

@@ -3,6 +3,7 @@ package breaker_test
 import (
 	"errors"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -94,10 +95,9 @@ func TestTripsOnRatioOnlyAfterMinRequests(t *testing.T) {
 	for range 6 {
 		call(t, s, "mixed", true)
 	}
-	for i := range 5 {
+	for range 5 {
 		call(t, s, "mixed", false)
 		wantState(t, s, "mixed", breaker.Closed)
-		_ = i
 	}
 	call(t, s, "mixed", false)
 	wantState(t, s, "mixed", breaker.Open)
@@ -141,7 +141,7 @@ func TestOpenRejectsWithRetryAfter(t *testing.T) {
 	}
 
 	clock.Advance(40*time.Second - 1)
-	refused(t, s, "k")
+	_ = refused(t, s, "k")
 	clock.Advance(1)
 	wantState(t, s, "k", breaker.HalfOpen)
 	if err := s.Check("k"); err != nil {
@@ -202,7 +202,7 @@ func TestHalfOpenLetsExactlyProbesThroughConcurrently(t *testing.T) {
 		wantState(t, s, "k", breaker.HalfOpen)
 		done(true)
 		if i < probes-1 {
-			refused(t, s, "k")
+			_ = refused(t, s, "k")
 		}
 	}
 	wantState(t, s, "k", breaker.Closed)
@@ -331,17 +331,17 @@ func TestMaxBreakersDropsLeastRecentlyUsedIdle(t *testing.T) {
 }
 
 func TestMaxBreakersBoundAcrossShards(t *testing.T) {
-	const max = 1000
-	s := newSet(t, breaker.Options{MaxBreakers: max, Clock: newFakeClock()})
-	for i := range 20 * max {
-		call(t, s, "key:"+strings.Repeat("x", i%7)+string(rune('a'+i%26))+itoa(i), true)
+	const maxBreakers = 1000
+	s := newSet(t, breaker.Options{MaxBreakers: maxBreakers, Clock: newFakeClock()})
+	for i := range 20 * maxBreakers {
+		call(t, s, "key:"+strconv.Itoa(i), true)
 	}
 	st := s.Stats()
-	if n := st.Closed + st.Open + st.HalfOpen; n > max || n < max/2 {
-		t.Errorf("after %d keys with MaxBreakers %d, the Set holds %d breakers", 20*max, max, n)
+	if n := st.Closed + st.Open + st.HalfOpen; n > maxBreakers || n < maxBreakers/2 {
+		t.Errorf("after %d keys with MaxBreakers %d, the Set holds %d breakers", 20*maxBreakers, maxBreakers, n)
 	}
-	if st.Evictions != uint64(20*max-(st.Closed+st.Open+st.HalfOpen)) {
-		t.Errorf("Stats = %+v: evictions and breakers do not add up to %d keys", st, 20*max)
+	if st.Evictions != uint64(20*maxBreakers-(st.Closed+st.Open+st.HalfOpen)) {
+		t.Errorf("Stats = %+v: evictions and breakers do not add up to %d keys", st, 20*maxBreakers)
 	}
 }
 
@@ -373,6 +373,49 @@ func TestOnStateChangeMayCallTheSet(t *testing.T) {
 	call(t, s, "k", false)
 	if !slices.Equal(seen, []breaker.State{breaker.Open}) {
 		t.Errorf("State read from OnStateChange = %v, want [open]", seen)
+	}
+}
+
+// panicClock panics while armed.
+type panicClock struct {
+	fakeClock
+	armed bool
+}
+
+func (c *panicClock) NowNano() int64 {
+	if c.armed {
+		panic("clock broke")
+	}
+	return c.fakeClock.NowNano()
+}
+
+func TestPanicsLeaveTheSetUsable(t *testing.T) {
+	mustPanic := func(name string, f func()) {
+		t.Helper()
+		defer func() {
+			if recover() == nil {
+				t.Errorf("%s did not panic", name)
+			}
+		}()
+		f()
+	}
+	clock := &panicClock{}
+	s := newSet(t, breaker.Options{ConsecutiveFailures: 1, Clock: clock,
+		OnStateChange: func(string, breaker.State, breaker.State) { panic("callback broke") }})
+	done, err := s.Allow("k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustPanic("done with a panicking OnStateChange", func() { done(false) })
+	wantState(t, s, "k", breaker.Open)
+
+	clock.armed = true
+	mustPanic("Allow with a panicking Clock", func() { _, _ = s.Allow("k") })
+	mustPanic("Stats with a panicking Clock", func() { _ = s.Stats() })
+	clock.armed = false
+	_ = refused(t, s, "k") // would deadlock if a panic had left a lock held
+	if st := s.Stats(); st.Open != 1 {
+		t.Errorf("Stats = %+v, want 1 open breaker", st)
 	}
 }
 
@@ -420,7 +463,7 @@ func TestConcurrentUse(t *testing.T) {
 	for g := range 8 {
 		wg.Go(func() {
 			for i := range 2000 {
-				key := "k" + itoa((g+i)%9)
+				key := "k" + strconv.Itoa((g+i)%9)
 				switch i % 50 {
 				case 0:
 					clock.Advance(time.Millisecond)
@@ -461,7 +504,7 @@ func BenchmarkAllowClosed(b *testing.B) {
 	}
 	keys := make([]string, 1024)
 	for i := range keys {
-		keys[i] = "key:" + itoa(i)
+		keys[i] = "key:" + strconv.Itoa(i)
 	}
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
@@ -475,17 +518,4 @@ func BenchmarkAllowClosed(b *testing.B) {
 			i++
 		}
 	})
-}
-
-func itoa(i int) string {
-	if i == 0 {
-		return "0"
-	}
-	var buf [20]byte
-	n := len(buf)
-	for ; i > 0; i /= 10 {
-		n--
-		buf[n] = byte('0' + i%10)
-	}
-	return string(buf[n:])
 }

@@ -6,13 +6,13 @@ import "strconv"
 type State uint8
 
 const (
-	// Closed: calls go through and their outcomes are counted. A key with
-	// no breaker is Closed.
+	// Closed means calls go through and their outcomes are counted. A key
+	// with no breaker is Closed.
 	Closed State = iota
-	// Open: calls are refused with an *OpenError until Options.OpenFor
+	// Open means calls are refused with an *OpenError until Options.OpenFor
 	// has passed since the breaker tripped.
 	Open
-	// HalfOpen: up to Options.HalfOpenProbes calls go through; their
+	// HalfOpen means up to Options.HalfOpenProbes calls go through; their
 	// outcomes decide whether the breaker closes or opens again.
 	HalfOpen
 )
