@@ -36,7 +36,7 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
+	defer func() { _ = os.RemoveAll(dir) }()
 
 	l1, err := memory.New(memory.Options{MaxEntries: 10_000})
 	if err != nil {
@@ -50,7 +50,11 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer stack.Close(ctx)
+	defer func() {
+		if err := stack.Close(ctx); err != nil {
+			log.Print(err)
+		}
+	}()
 	users := cache.Typed[User](stack)
 
 	// The "database": slow, and it counts how often it is asked.

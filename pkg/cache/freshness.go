@@ -23,8 +23,8 @@ type profiles struct {
 	c *otter.Cache[string, *profile]
 }
 
-func newProfiles(max int) (*profiles, error) {
-	c, err := otter.New(&otter.Options[string, *profile]{MaximumSize: max})
+func newProfiles(size int) (*profiles, error) {
+	c, err := otter.New(&otter.Options[string, *profile]{MaximumSize: size})
 	if err != nil {
 		return nil, err
 	}

@@ -9,7 +9,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"os"
 	"path/filepath"
@@ -81,17 +80,17 @@ type RestoreOptions struct {
 	Skip func(key string) bool
 }
 
-func snapshotLimits(entries int, bytes int64) (int, int64, error) {
-	if entries < 0 || bytes < 0 {
+func snapshotLimits(entries int, size int64) (int, int64, error) {
+	if entries < 0 || size < 0 {
 		return 0, 0, errors.New("cache: snapshot limits must not be negative")
 	}
 	if entries == 0 {
 		entries = DefaultSnapshotMaxEntries
 	}
-	if bytes == 0 {
-		bytes = DefaultSnapshotMaxBytes
+	if size == 0 {
+		size = DefaultSnapshotMaxBytes
 	}
-	return entries, bytes, nil
+	return entries, size, nil
 }
 
 // Snapshot writes every live entry of s (its namespace, when s is one) with
@@ -300,7 +299,7 @@ func (v *View[T]) RestoreFile(ctx context.Context, path string, opts RestoreOpti
 	if err != nil {
 		return RestoreInfo{}, fmt.Errorf("cache: restore: %w", err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // read-only: nothing to lose on close
 	return v.Restore(ctx, f, opts)
 }
 
@@ -364,9 +363,7 @@ func parseSnapshot(data []byte, maxEntries int) (*parsedSnapshot, error) {
 		return nil, bad("too short")
 	}
 	body, digest := data[:len(data)-sha256.Size], data[len(data)-sha256.Size:]
-	var h hash.Hash = sha256.New()
-	h.Write(body)
-	if !bytes.Equal(h.Sum(nil), digest) {
+	if sum := sha256.Sum256(body); !bytes.Equal(sum[:], digest) {
 		return nil, bad("checksum mismatch (truncated or corrupt)")
 	}
 	if !strings.HasPrefix(string(body), snapshotMagic) {
@@ -385,9 +382,9 @@ func parseSnapshot(data []byte, maxEntries int) (*parsedSnapshot, error) {
 		p = p[n:]
 		return v, true
 	}
-	bytesOf := func(max uint64) ([]byte, bool) {
+	bytesOf := func(limit uint64) ([]byte, bool) {
 		n, ok := next()
-		if !ok || n > max || n > uint64(len(p)) {
+		if !ok || n > limit || n > uint64(len(p)) {
 			return nil, false
 		}
 		b := p[:n]

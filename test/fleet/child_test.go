@@ -14,8 +14,8 @@ import (
 
 	"github.com/layercache/layercache/pkg/cache"
 	"github.com/layercache/layercache/pkg/cache/memory"
-	"github.com/layercache/layercache/pkg/cache/rediscache"
 	"github.com/layercache/layercache/pkg/cache/redisbus"
+	"github.com/layercache/layercache/pkg/cache/rediscache"
 	"github.com/layercache/layercache/pkg/cache/redisflight"
 )
 
@@ -40,7 +40,7 @@ func runChild() int {
 	ctx := context.Background()
 	prefix := os.Getenv(envPrefix)
 	client := redis.NewClient(&redis.Options{Addr: os.Getenv(envRedis)})
-	defer client.Close()
+	defer func() { _ = client.Close() }()
 	mem, err := memory.New(memory.Options{})
 	if err != nil {
 		return fail(err)
@@ -61,7 +61,7 @@ func runChild() int {
 	if err != nil {
 		return fail(err)
 	}
-	defer stack.Close(ctx)
+	defer func() { _ = stack.Close(ctx) }()
 	v := cache.Typed[string](stack)
 
 	var outMu sync.Mutex
@@ -69,8 +69,9 @@ func runChild() int {
 	say := func(format string, args ...any) {
 		outMu.Lock()
 		defer outMu.Unlock()
-		fmt.Fprintf(out, format+"\n", args...)
-		out.Flush()
+		// The parent reads stdout; if it is gone, so is the test.
+		_, _ = fmt.Fprintf(out, format+"\n", args...)
+		_ = out.Flush()
 	}
 	stack.Subscribe(func(e cache.Event) {
 		if e.Type == cache.EventRemoteInvalidation {
