@@ -43,6 +43,10 @@ func New(opts Options) (*Bus, error) {
 // (Options.InstanceID, or the random one New chose).
 func (b *Bus) InstanceID() string { return b.cfg.InstanceID }
 
+// Channel returns the pub/sub channel of the bus (Options.Channel, or
+// DefaultChannel).
+func (b *Bus) Channel() string { return b.cfg.Channel }
+
 // Publish sends m to every other bus subscribed to the channel, signed when
 // the bus has a Secret. It works with or without a subscription of this
 // bus. It returns when Redis has accepted the message, which says nothing
@@ -131,8 +135,10 @@ func (b *Bus) split(m *cache.BusMessage) ([][]string, error) {
 // receive goroutine's context and closes the PubSub (which interrupts a
 // read blocked on the connection), then waits until the goroutine has
 // returned, so no handler call is running or will start once Close
-// returns. It must not be called from the handler or from Options.OnError,
-// which run on that goroutine. The client is not closed: it belongs to the
+// returns. A connection attempt in progress (after Redis went away) is not
+// interrupted, so Close may wait for it, at most the client's DialTimeout
+// plus ReadTimeout. Close must not be called from the handler or from
+// Options.OnError, which run on that goroutine. The client is not closed: it belongs to the
 // caller. Later calls return nil; Publish and Subscribe return ErrClosed.
 func (b *Bus) Close() error {
 	b.mu.Lock()

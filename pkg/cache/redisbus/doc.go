@@ -61,5 +61,31 @@
 //
 // Decoding trusts nothing: sizes are checked before use, a payload larger
 // than Options.MaxMessageBytes is dropped unread, and no input makes the
-// decoder panic (FuzzDecode). The wire format is described in wire.go.
+// decoder panic (FuzzDecode).
+//
+// # Wire format
+//
+// Version 1 is binary. Integers are big-endian; "uv" is an unsigned varint
+// (encoding/binary) in its shortest form, and the decoder rejects longer
+// forms, so every message has exactly one encoding.
+//
+//	version     1 byte   1
+//	flags       1 byte   bit 0: signed; the other bits are 0
+//	id          16 bytes random nonce, unique per message
+//	kind        1 byte   cache.BusKind
+//	timestamp   8 bytes  sender's clock, Unix milliseconds (int64)
+//	sender      uv length (1 to 255), then the sender's InstanceID
+//	generation  uv
+//	prefix      uv length, then bytes
+//	keys        uv count, then per key: uv length, then bytes
+//	mac         32 bytes, only when signed: HMAC-SHA256 keyed with the
+//	            Secret over uv(len(channel)) || channel || every byte above
+//
+// The MAC covers the exact bytes before it, the flags included, so
+// stripping it yields an unsigned message, which a signed bus rejects; and
+// it covers the channel name, so a message cannot be moved to another
+// channel that uses the same Secret. Delete, expire and write messages
+// carry at least one key; clear and generation messages carry none.
+// Nothing may follow the last field. A future version changes the first
+// byte; a bus drops versions it does not know as malformed.
 package redisbus

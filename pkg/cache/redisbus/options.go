@@ -37,7 +37,8 @@ const (
 type Options struct {
 	// Client publishes and subscribes: a *redis.Client, a failover
 	// (Sentinel) client or a *redis.ClusterClient (classic pub/sub reaches
-	// every node of a Cluster). It belongs to the caller: the bus never
+	// every node of a Cluster); a *redis.Ring is rejected, because it
+	// panics when no shard is up. It belongs to the caller: the bus never
 	// closes it, and it must stay open until the bus is closed. The
 	// subscription takes one dedicated connection of its own.
 	//
@@ -145,6 +146,11 @@ func (o Options) resolve() (config, error) {
 	if o.Client == nil {
 		return config{}, errors.New("redisbus: Options.Client is required")
 	}
+	if _, ok := o.Client.(*redis.Ring); ok {
+		// A Ring spreads channels over its shards and panics when it
+		// cannot pick one; use a Client or ClusterClient of one server.
+		return config{}, errors.New("redisbus: Options.Client is a *redis.Ring, which is not supported")
+	}
 	if o.Channel == "" {
 		o.Channel = DefaultChannel
 	}
@@ -207,7 +213,7 @@ func (o Options) resolve() (config, error) {
 	c := config{Options: o}
 	if o.Secret != nil {
 		c.secret = append([]byte(nil), o.Secret...)
-		c.Options.Secret = nil // only the copy is used
+		c.Secret = nil // only the copy is used
 	}
 	return c, nil
 }

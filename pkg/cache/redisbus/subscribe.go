@@ -138,6 +138,7 @@ func (b *Bus) receive(ctx context.Context, ps *redis.PubSub, h cache.BusHandler,
 			pinged = false
 			continue
 		case err != nil:
+			pinged = false // the next connection starts afresh
 			b.cfg.OnError(fmt.Errorf("redisbus: receive from %q: %w", b.cfg.Channel, err))
 			wait = min(max(2*wait, minRetryWait), maxRetryWait)
 			if !sleep(ctx, wait) {

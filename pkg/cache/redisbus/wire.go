@@ -10,28 +10,8 @@ import (
 	"github.com/layercache/layercache/pkg/cache"
 )
 
-// The wire format, version 1. Integers are big-endian; "uv" is an unsigned
-// varint (encoding/binary) in its shortest form, and the decoder rejects
-// longer forms, so every message has exactly one encoding.
-//
-//	version     1 byte   1
-//	flags       1 byte   bit 0: signed; the other bits are 0
-//	id          16 bytes random nonce, unique per message
-//	kind        1 byte   cache.BusKind
-//	timestamp   8 bytes  sender's clock, Unix milliseconds (int64)
-//	sender      uv length (1..255), then the InstanceID
-//	generation  uv
-//	prefix      uv length, then bytes
-//	keys        uv count, then per key: uv length, then bytes
-//	mac         32 bytes, only when signed: HMAC-SHA256 keyed with the
-//	            Secret over uv(len(channel)) || channel || every byte above
-//
-// The MAC covers the exact bytes that precede it (flags included, so
-// stripping it turns the message into an unsigned one, which a signed bus
-// rejects) and the channel name, so a message cannot be moved to another
-// channel that uses the same secret. Key kinds (delete, expire, write) carry
-// at least one key; clear and generation carry none. Nothing may follow the
-// last field.
+// Constants of the wire format, version 1, specified in the package
+// documentation (doc.go).
 const (
 	wireVersion = 1
 	flagSigned  = 1 << 0
@@ -145,7 +125,7 @@ func decode(p []byte) (f frame, body, mac []byte, err error) {
 	f.signed = flags&flagSigned != 0
 	copy(f.id[:], r.fixed(idSize))
 	f.msg.Kind = cache.BusKind(r.u8())
-	f.ts = int64(binary.BigEndian.Uint64(r.fixed(8)))
+	f.ts = int64(r.u64())
 	f.sender = r.str()
 	f.msg.Generation = r.uvarint()
 	f.msg.Prefix = r.str()
@@ -224,6 +204,13 @@ func (r *reader) fixed(n int) []byte {
 func (r *reader) u8() byte {
 	if v := r.fixed(1); v != nil {
 		return v[0]
+	}
+	return 0
+}
+
+func (r *reader) u64() uint64 {
+	if v := r.fixed(8); v != nil {
+		return binary.BigEndian.Uint64(v)
 	}
 	return 0
 }
