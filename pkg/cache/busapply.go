@@ -128,6 +128,7 @@ func (c *core) remoteApplied(keys []string) {
 func (h busHandler) OnReconnect() {
 	h.c.metrics.busReconnects.inc()
 	h.c.dropLocal(context.WithoutCancel(h.c.life))
+	h.c.remoteApplied([]string{""})
 }
 
 // forLocal runs fn on every local layer as a fenced write of keys.

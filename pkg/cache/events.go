@@ -43,7 +43,8 @@ const (
 	EventBreakerOpen
 	// EventRemoteInvalidation: a message from another instance (the
 	// invalidation bus) dropped or expired Key in the local layers; Key is
-	// empty for clears.
+	// empty for clears and for the drop of every local copy that follows a
+	// bus reconnect.
 	EventRemoteInvalidation
 )
 
