@@ -93,7 +93,6 @@ func (v *View[T]) GetMany(ctx context.Context, keys []string, fetch BulkFetcher[
 				c.metrics.negativeHits.inc()
 			}
 			l.metrics.hits.inc()
-			c.metrics.hits.inc()
 			c.reportHit(qkeys[i], li, st)
 			if st == StateStale {
 				stale = append(stale, i)

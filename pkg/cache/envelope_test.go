@@ -111,3 +111,22 @@ func TestValidateKey(t *testing.T) {
 		}
 	}
 }
+
+func TestPlainASCIIFastPathAgreesWithTheByteLoop(t *testing.T) {
+	t.Parallel()
+	// Every byte value in every position of a 16-byte key.
+	for pos := range 16 {
+		for b := range 256 {
+			k := []byte("abcdefghijklmnop")
+			k[pos] = byte(b)
+			err := cache.ValidateKey(string(k))
+			wantOK := b >= 0x20 && b != 0x7f && b < 0x80
+			if b >= 0x80 {
+				continue // lone high bytes are invalid UTF-8 either way
+			}
+			if (err == nil) != wantOK {
+				t.Fatalf("byte %#02x at %d: ValidateKey = %v, want ok=%v", b, pos, err, wantOK)
+			}
+		}
+	}
+}

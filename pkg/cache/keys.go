@@ -36,6 +36,9 @@ func validateName(what, s string) error {
 	if len(s) > MaxKeyLen {
 		return fmt.Errorf("%w: %s is %d bytes, at most %d are allowed", ErrInvalidKey, what, len(s), MaxKeyLen)
 	}
+	if plainASCII(s) {
+		return nil // the common case, checked 8 bytes at a time
+	}
 	ascii := true
 	for i := 0; i < len(s); i++ {
 		c := s[i]
@@ -50,6 +53,39 @@ func validateName(what, s string) error {
 		return fmt.Errorf("%w: %s %.64q is not valid UTF-8", ErrInvalidKey, what, strings.Clone(s))
 	}
 	return nil
+}
+
+// plainASCII reports whether every byte of s is printable ASCII
+// (0x20..0x7e). It tests 8 bytes per step: a byte b is outside the range
+// when b < 0x20, b >= 0x80, or b == 0x7f.
+func plainASCII(s string) bool {
+	const (
+		lo   = 0x0101010101010101
+		hi   = 0x8080808080808080
+		low  = lo * 0x20 // bytes of 0x20
+		del  = lo * 0x7f // bytes of 0x7f
+		high = hi
+	)
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		w := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+		// (w - 0x20..) sets a byte's high bit when the byte is below 0x20
+		// (or already has it set); w itself flags bytes >= 0x80; xor with
+		// 0x7f turns 0x7f bytes into zero, which the first test catches.
+		if (w-low)&^w&high != 0 || w&high != 0 {
+			return false
+		}
+		if x := w ^ del; (x-lo)&^x&high != 0 {
+			return false
+		}
+	}
+	for ; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 // validateTags checks every tag and the tag count.

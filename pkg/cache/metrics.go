@@ -14,7 +14,7 @@ func (c *counter) add(n uint64) { c.n.Add(n) }
 func (c *counter) load() uint64 { return c.n.Load() }
 
 type metrics struct {
-	hits, misses, staleHits, negativeHits   counter
+	misses, staleHits, negativeHits         counter
 	fetches, fetchErrors, dedupes           counter
 	refreshes, refreshErrors                counter
 	sets, deletes, backfills, writeFailures counter

@@ -192,7 +192,7 @@ func (s *Stack) Subscribe(fn Listener) (unsubscribe func()) {
 func (s *Stack) Stats() Stats {
 	m := &s.c.metrics
 	st := Stats{
-		Hits: m.hits.load(), Misses: m.misses.load(), StaleHits: m.staleHits.load(),
+		Misses: m.misses.load(), StaleHits: m.staleHits.load(),
 		NegativeHits: m.negativeHits.load(), Fetches: m.fetches.load(), FetchErrors: m.fetchErrors.load(),
 		Dedupes: m.dedupes.load(), Refreshes: m.refreshes.load(), RefreshErrors: m.refreshErrors.load(),
 		Sets: m.sets.load(), Deletes: m.deletes.load(), Backfills: m.backfills.load(),
@@ -203,8 +203,11 @@ func (s *Stack) Stats() Stats {
 		BusPublished: m.busPublished.load(), BusReceived: m.busReceived.load(), BusErrors: m.busErrors.load(),
 		BusReconnects: m.busReconnects.load(), RemoteResults: m.remoteResults.load(),
 	}
+	// A hit is counted once, by the layer that answered: Hits is their sum,
+	// which saves the hit path one atomic increment.
 	for i := range s.c.layers {
 		l := &s.c.layers[i]
+		st.Hits += l.metrics.hits.load()
 		st.Layers = append(st.Layers, LayerStats{
 			Name: l.info.Name, Hits: l.metrics.hits.load(), Misses: l.metrics.misses.load(), Errors: l.metrics.errors.load(),
 		})

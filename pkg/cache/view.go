@@ -77,7 +77,6 @@ func (v *View[T]) Get(ctx context.Context, key string, fetch Fetcher[T], opts ..
 		}
 		return v.fetch(ctx, qk, fc, fetch, &co)
 	}
-	c.metrics.hits.inc()
 	if h.layer > 0 {
 		v.backfill(ctx, qk, fc, &h)
 	}
