@@ -17,6 +17,13 @@ func (e *RemoteFetchError) Error() string {
 	return fmt.Sprintf("cache: fetch of %q failed on the leading instance: %s", e.Key, e.Msg)
 }
 
+// isTimeout reports whether err says a wait timed out (the leader still
+// holds the key): then fetching here would defeat the coordination.
+func isTimeout(err error) bool {
+	var t interface{ Timeout() bool }
+	return errors.As(err, &t) && t.Timeout()
+}
+
 // coordinated resolves a miss through Options.Coordinator: if this instance
 // leads, it fetches and stores as usual and hands the encoded result to the
 // waiting instances; otherwise it decodes the leader's result. Waiters do
@@ -57,7 +64,17 @@ func (v *View[T]) coordinated(ctx context.Context, qk string, fc fence, fetch Fe
 		return local, localErr
 	}
 	if err != nil {
-		return flightResult{}, fmt.Errorf("cache: coordinated fetch of %q: %w", qk, err)
+		if ctx.Err() != nil || isTimeout(err) {
+			return flightResult{}, fmt.Errorf("cache: coordinated fetch of %q: %w", qk, err)
+		}
+		// The coordination itself failed (Redis unreachable): fetch here,
+		// uncoordinated, rather than fail the callers. Availability wins
+		// over the one-fetch-per-fleet goal while Redis is down.
+		c.metrics.coordinatorErrors.inc()
+		if c.events.active() {
+			c.events.emit(Event{Type: EventError, Key: qk, Err: fmt.Errorf("cache: coordinator: %w", err)})
+		}
+		return c.runFetch(ctx, qk, fc, v.fetchFunc(fetch), co)
 	}
 	c.metrics.remoteResults.inc()
 	switch {

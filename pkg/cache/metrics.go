@@ -24,6 +24,7 @@ type metrics struct {
 	rateLimited                             counter
 	busPublished, busReceived, busErrors    counter
 	busReconnects, remoteResults            counter
+	coordinatorErrors                       counter
 }
 
 type layerMetrics struct {
@@ -32,34 +33,35 @@ type layerMetrics struct {
 
 // Stats is a snapshot of a Stack's counters since New. Counters only grow.
 type Stats struct {
-	Hits          uint64 // Get calls answered from a layer (fresh or stale)
-	Misses        uint64 // Get calls no layer could answer
-	StaleHits     uint64 // hits served from a stale window
-	NegativeHits  uint64 // hits on a cached "not found"
-	Fetches       uint64 // fetcher calls (after deduplication)
-	FetchErrors   uint64 // fetcher calls that failed (ErrNotFound excluded)
-	Dedupes       uint64 // callers that joined another caller's fetch
-	Refreshes     uint64 // background refreshes started
-	RefreshErrors uint64 // background refreshes that failed
-	Sets          uint64 // entries written (Set, SetMany items, fetched values)
-	Deletes       uint64 // keys deleted
-	Backfills     uint64 // entries copied into a faster layer
-	WriteFailures uint64 // layer writes that failed
-	FencedWrites  uint64 // fetched values not stored because a newer write or invalidation won
-	Corrupt       uint64 // undecodable entries met (treated as misses)
-	LayerErrors   uint64 // failed layer operations of any kind
-	Invalidations uint64 // tag, prefix and pattern invalidation calls
-	Expirations   uint64 // keys marked stale by Expire*
-	TagErrors     uint64 // failed tag index updates
-	Degradations  uint64 // times a layer started being skipped (DegradeFor)
-	BreakerOpen   uint64 // fetches refused by an open circuit breaker
-	RateLimited   uint64 // fetches refused by the rate limiter
-	BusPublished  uint64 // invalidation messages sent
-	BusReceived   uint64 // invalidation messages applied from other instances
-	BusErrors     uint64 // failed publishes and subscriptions
-	BusReconnects uint64 // bus reconnects (each drops the local layers)
-	RemoteResults uint64 // fetch results received from another instance (Coordinator)
-	Layers        []LayerStats
+	Hits              uint64 // Get calls answered from a layer (fresh or stale)
+	Misses            uint64 // Get calls no layer could answer
+	StaleHits         uint64 // hits served from a stale window
+	NegativeHits      uint64 // hits on a cached "not found"
+	Fetches           uint64 // fetcher calls (after deduplication)
+	FetchErrors       uint64 // fetcher calls that failed (ErrNotFound excluded)
+	Dedupes           uint64 // callers that joined another caller's fetch
+	Refreshes         uint64 // background refreshes started
+	RefreshErrors     uint64 // background refreshes that failed
+	Sets              uint64 // entries written (Set, SetMany items, fetched values)
+	Deletes           uint64 // keys deleted
+	Backfills         uint64 // entries copied into a faster layer
+	WriteFailures     uint64 // layer writes that failed
+	FencedWrites      uint64 // fetched values not stored because a newer write or invalidation won
+	Corrupt           uint64 // undecodable entries met (treated as misses)
+	LayerErrors       uint64 // failed layer operations of any kind
+	Invalidations     uint64 // tag, prefix and pattern invalidation calls
+	Expirations       uint64 // keys marked stale by Expire*
+	TagErrors         uint64 // failed tag index updates
+	Degradations      uint64 // times a layer started being skipped (DegradeFor)
+	BreakerOpen       uint64 // fetches refused by an open circuit breaker
+	RateLimited       uint64 // fetches refused by the rate limiter
+	BusPublished      uint64 // invalidation messages sent
+	BusReceived       uint64 // invalidation messages applied from other instances
+	BusErrors         uint64 // failed publishes and subscriptions
+	BusReconnects     uint64 // bus reconnects (each drops the local layers)
+	RemoteResults     uint64 // fetch results received from another instance (Coordinator)
+	CoordinatorErrors uint64 // coordinated fetches that fell back to a local fetch
+	Layers            []LayerStats
 }
 
 // LayerStats counts one layer's reads.

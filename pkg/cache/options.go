@@ -170,7 +170,8 @@ type Options struct {
 	// Bus carries invalidations to the other instances that share this
 	// Stack's slower layers (pkg/cache/redisbus): deletes, expirations,
 	// clears and generation bumps here drop their local copies. A failed
-	// first subscription is retried in the background.
+	// first subscription is retried in the background. The Stack closes
+	// it on Close.
 	//
 	// default: nil (this instance only)
 	Bus InvalidationBus
@@ -183,7 +184,9 @@ type Options struct {
 
 	// Coordinator extends single-flight across instances
 	// (pkg/cache/redisflight): of all the instances missing a key at once,
-	// one fetches and the others receive its result.
+	// one fetches and the others receive its result. If the coordination
+	// itself fails (Redis unreachable), the instance fetches on its own.
+	// The Stack closes it on Close when it has a Close method.
 	//
 	// default: nil (one fetch per instance)
 	Coordinator Coordinator

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -202,6 +203,7 @@ func (s *Stack) Stats() Stats {
 		BreakerOpen: m.breakerRejections.load(), RateLimited: m.rateLimited.load(),
 		BusPublished: m.busPublished.load(), BusReceived: m.busReceived.load(), BusErrors: m.busErrors.load(),
 		BusReconnects: m.busReconnects.load(), RemoteResults: m.remoteResults.load(),
+		CoordinatorErrors: m.coordinatorErrors.load(),
 	}
 	// A hit is counted once, by the layer that answered: Hits is their sum,
 	// which saves the hit path one atomic increment.
@@ -252,6 +254,11 @@ func (s *Stack) Close(ctx context.Context) error {
 		if c.opts.Bus != nil {
 			if berr := c.opts.Bus.Close(); berr != nil {
 				errs = append(errs, fmt.Errorf("cache: close bus: %w", berr))
+			}
+		}
+		if cl, ok := c.opts.Coordinator.(io.Closer); ok {
+			if cerr := cl.Close(); cerr != nil {
+				errs = append(errs, fmt.Errorf("cache: close coordinator: %w", cerr))
 			}
 		}
 		for i := range c.layers {

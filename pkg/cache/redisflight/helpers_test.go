@@ -1,0 +1,162 @@
+package redisflight_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/layercache/layercache/pkg/cache"
+	"github.com/layercache/layercache/pkg/cache/redisflight"
+)
+
+// testTimeout bounds every wait of a test; a correct run needs a fraction
+// of it.
+const testTimeout = 20 * time.Second
+
+// newCoordinator returns a Coordinator on client under prefix, with opts
+// applied, closed when t ends.
+func newCoordinator(t *testing.T, client redis.UniversalClient, prefix string, opts ...func(*redisflight.Options)) *redisflight.Coordinator {
+	t.Helper()
+	o := redisflight.Options{Client: client, Prefix: prefix}
+	for _, f := range opts {
+		f(&o)
+	}
+	c, err := redisflight.New(o)
+	if err != nil {
+		t.Fatalf("New(%+v): %v", o, err)
+	}
+	t.Cleanup(func() {
+		if err := c.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return c
+}
+
+// signals turns hook calls into channel receives.
+type signals chan string
+
+func newSignals() signals { return make(signals, 1024) }
+
+func (s signals) hook(key string) { s <- key }
+
+// await receives n signals, or reports how many came before ctx ended.
+// It may be called from any goroutine.
+func (s signals) await(ctx context.Context, n int, what string) error {
+	for i := range n {
+		select {
+		case <-s:
+		case <-ctx.Done():
+			return fmt.Errorf("%s: got %d of %d signals before %w", what, i, n, ctx.Err())
+		}
+	}
+	return nil
+}
+
+// mustAwait is await for the test's own goroutine: it fails t on error.
+func (s signals) mustAwait(ctx context.Context, t *testing.T, n int, what string) {
+	t.Helper()
+	if err := s.await(ctx, n, what); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// waitFor waits until ch is closed, failing t when ctx ends first.
+func waitFor(ctx context.Context, t *testing.T, ch <-chan struct{}, what string) {
+	t.Helper()
+	select {
+	case <-ch:
+	case <-ctx.Done():
+		t.Fatalf("%s: not before %v", what, ctx.Err())
+	}
+}
+
+// outcome is what one Do returned.
+type outcome struct {
+	res cache.Result
+	err error
+}
+
+// goDo runs c.Do in a goroutine that ends before t does, and returns the
+// channel its outcome arrives on.
+func goDo(ctx context.Context, t *testing.T, c *redisflight.Coordinator, key string,
+	fetch func(context.Context) cache.Result,
+) <-chan outcome {
+	t.Helper()
+	out := make(chan outcome, 1)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		res, err := c.Do(ctx, key, fetch)
+		out <- outcome{res, err}
+	})
+	t.Cleanup(wg.Wait)
+	return out
+}
+
+// receive returns the outcome from out, failing t when ctx ends first.
+func receive(ctx context.Context, t *testing.T, out <-chan outcome, what string) outcome {
+	t.Helper()
+	select {
+	case o := <-out:
+		return o
+	case <-ctx.Done():
+		t.Fatalf("%s: no outcome before %v", what, ctx.Err())
+		return outcome{}
+	}
+}
+
+// wantPayload fails t unless o is a success carrying want.
+func wantPayload(t *testing.T, what string, o outcome, want string) {
+	t.Helper()
+	if o.err != nil || o.res.Err != "" || o.res.NotFound || !bytes.Equal(o.res.Payload, []byte(want)) {
+		t.Errorf("%s: got (%+v, %v), want payload %q", what, o.res, o.err, want)
+	}
+}
+
+// mustNotFetch is a fetch for callers that must receive another's result.
+func mustNotFetch(t *testing.T, who string) func(context.Context) cache.Result {
+	return func(context.Context) cache.Result {
+		t.Errorf("%s fetched, want it to receive the leader's result", who)
+		return cache.Result{Err: "unexpected fetch"}
+	}
+}
+
+// stampede runs callers concurrent Do calls for key, spread over coords,
+// whose observedLeader hooks feed observed. The fetch waits until every
+// other caller has seen its lease, so that all are in flight at once. It
+// checks that exactly one fetch ran and every caller got its payload.
+func stampede(t *testing.T, coords []*redisflight.Coordinator, observed signals, key string, callers int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
+	defer cancel()
+	want := "value of " + key
+	var fetches atomic.Int32
+	fetch := func(ctx context.Context) cache.Result {
+		fetches.Add(1)
+		for i := range callers - 1 {
+			select {
+			case <-observed:
+			case <-ctx.Done():
+				return cache.Result{Err: fmt.Sprintf("only %d of %d other callers joined", i, callers-1)}
+			}
+		}
+		return cache.Result{Payload: []byte(want)}
+	}
+	outs := make([]<-chan outcome, callers)
+	for i := range callers {
+		outs[i] = goDo(ctx, t, coords[i%len(coords)], key, fetch)
+	}
+	for i, out := range outs {
+		what := fmt.Sprintf("key %q, caller %d", key, i)
+		wantPayload(t, what, receive(ctx, t, out, what), want)
+	}
+	if got := fetches.Load(); got != 1 {
+		t.Errorf("key %q: %d callers over %d instances ran %d fetches, want 1", key, callers, len(coords), got)
+	}
+}
