@@ -12,6 +12,7 @@ import (
 	"github.com/layercache/layercache/pkg/cache"
 	"github.com/layercache/layercache/pkg/cache/memory"
 	"github.com/layercache/layercache/pkg/cache/redisbus"
+	"github.com/layercache/layercache/pkg/cache/redisgen"
 )
 
 // busInstance is an instance with memory, the shared Redis and a bus.
@@ -99,5 +100,35 @@ func TestBusReconnectDropsLocalCopies(t *testing.T) {
 	}
 	if s.Stats().BusReconnects == 0 {
 		t.Error("BusReconnects = 0")
+	}
+}
+
+func TestGenerationBumpReachesOtherInstances(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	srv := redistest.Shared(t)
+	client, prefix := srv.NewClient(t), redistest.Prefix(t)
+	store := func() cache.GenerationStore {
+		st, err := redisgen.New(redisgen.Options{Client: client, Key: prefix + "generation"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	a, _, _ := busInstance(t, client, prefix, cache.Options{Generations: &cache.Generations{Store: store(), Refresh: time.Hour}})
+	b, _, bremote := busInstance(t, client, prefix, cache.Options{Generations: &cache.Generations{Store: store(), Refresh: time.Hour}})
+	must(t, cache.Typed[string](a).Set(ctx, "k", "gen0"))
+	if got, _ := cache.Typed[string](b).Get(ctx, "k", nil); got != "gen0" {
+		t.Fatalf("b Get = %q, want gen0", got)
+	}
+	if g, err := a.BumpGeneration(ctx); err != nil || g != 1 {
+		t.Fatalf("BumpGeneration = %d, %v", g, err)
+	}
+	waitRemote(t, bremote, "")
+	if g := b.Generation(); g != 1 {
+		t.Fatalf("b.Generation() = %d after a's bump, want 1", g)
+	}
+	if _, err := cache.Typed[string](b).Get(ctx, "k", nil); !errors.Is(err, cache.ErrMiss) {
+		t.Fatalf("b Get after the bump = %v, want ErrMiss", err)
 	}
 }

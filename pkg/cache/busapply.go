@@ -110,6 +110,7 @@ func (h busHandler) OnMessage(m BusMessage) {
 			c.afterGenerationChange(old)
 		}
 		c.gen.mu.Unlock()
+		c.remoteApplied([]string{""})
 	}
 }
 

@@ -74,7 +74,7 @@ func (c *core) writeTTL(key string, l *layerState, co *callOptions, now int64) t
 			ttl = adapt(ttl, pr.hits.Load(), a)
 		}
 	}
-	jitter := c.opts.TTLJitter
+	jitter := pick(c.opts.Layers[l.info.Name].TTLJitter, c.opts.TTLJitter)
 	if co.hasJitter {
 		jitter = co.jitter
 	}
@@ -160,16 +160,10 @@ func xfetch(left, cost int64, beta float64) bool {
 // the configured windows. It is a write of the key (fenced), so it never
 // revives an entry deleted meanwhile.
 func (c *core) slide(ctx context.Context, qk string, co *callOptions, now int64) {
-	swr, sie := c.opts.StaleWhileRevalidate, c.opts.StaleIfError
-	if co.hasSWR {
-		swr = co.swr
-	}
-	if co.hasSIE {
-		sie = co.sie
-	}
 	c.fences.write(qk, func() {
 		for i := range c.layers {
 			l := &c.layers[i]
+			swr, sie := c.windows(l, co)
 			e, ok, err := l.Get(ctx, qk)
 			if err != nil || !ok || e.FreshUntil == 0 {
 				continue

@@ -17,17 +17,17 @@ type Options struct {
 	Codec codec.Codec
 
 	// TTL is how long a written entry stays fresh when neither the call nor
-	// LayerTTL says otherwise. Zero means entries never go stale.
+	// Layers says otherwise. Zero means entries never go stale.
 	//
 	// default: 0 (no expiry)
 	TTL time.Duration
 
-	// LayerTTL overrides TTL for the layers it names (by LayerInfo.Name),
-	// e.g. a short TTL in memory and a long one in Redis. A per-call
-	// LayerTTL option wins over this map.
+	// Layers overrides TTL, the stale windows, NegativeTTL and TTLJitter
+	// for the layers it names (by LayerInfo.Name), e.g. a short TTL in
+	// memory and a long one in Redis. Per-call options win over it.
 	//
 	// default: none
-	LayerTTL map[string]time.Duration
+	Layers map[string]LayerOptions
 
 	// StaleWhileRevalidate is how long after freshness ends an entry is still
 	// served while one background refresh replaces it.
@@ -44,7 +44,7 @@ type Options struct {
 	// TTLPolicy computes the fresh TTL at write time (until midnight, to
 	// the next hour, aligned to a period, or any function; see package
 	// ttlpolicy). An explicit TTL option on the call wins over it; it wins
-	// over TTL and LayerTTL.
+	// over TTL and Layers.
 	//
 	// default: none
 	TTLPolicy TTLPolicy
@@ -200,6 +200,16 @@ type Options struct {
 	Clock Clock
 }
 
+// LayerOptions overrides Stack options for one layer. A nil field inherits
+// the Stack's value.
+type LayerOptions struct {
+	TTL                  *time.Duration
+	StaleWhileRevalidate *time.Duration
+	StaleIfError         *time.Duration
+	NegativeTTL          *time.Duration
+	TTLJitter            *time.Duration
+}
+
 // TTLPolicy computes a fresh TTL at write time. Package ttlpolicy has the
 // usual ones; a returned TTL must be positive.
 type TTLPolicy interface {
@@ -234,7 +244,7 @@ const (
 )
 
 // validate checks o and returns it with defaults filled in. Names of layers
-// are needed to check LayerTTL.
+// are needed to check Layers.
 func (o Options) validate(layerNames map[string]bool) (Options, error) {
 	if o.Codec == nil {
 		o.Codec = codec.JSON{}
@@ -251,12 +261,19 @@ func (o Options) validate(layerNames map[string]bool) (Options, error) {
 			return o, fmt.Errorf("cache: Options.%s is %s; it must not be negative", f.name, f.d)
 		}
 	}
-	for name, d := range o.LayerTTL {
+	for name, lo := range o.Layers {
 		if !layerNames[name] {
-			return o, fmt.Errorf("cache: Options.LayerTTL names layer %q, which is not in the stack", name)
+			return o, fmt.Errorf("cache: Options.Layers names layer %q, which is not in the stack", name)
 		}
-		if d < 0 {
-			return o, fmt.Errorf("cache: Options.LayerTTL[%q] is %s; it must not be negative", name, d)
+		fields := []struct {
+			field string
+			d     *time.Duration
+		}{{"TTL", lo.TTL}, {"StaleWhileRevalidate", lo.StaleWhileRevalidate}, {"StaleIfError", lo.StaleIfError},
+			{"NegativeTTL", lo.NegativeTTL}, {"TTLJitter", lo.TTLJitter}}
+		for _, f := range fields {
+			if f.d != nil && *f.d < 0 {
+				return o, fmt.Errorf("cache: Options.Layers[%q].%s is %s; it must not be negative", name, f.field, *f.d)
+			}
 		}
 	}
 	switch {

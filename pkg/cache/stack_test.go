@@ -25,7 +25,8 @@ func TestNewRejectsBadConfiguration(t *testing.T) {
 		{"duplicate names", []cache.Layer{mem("a"), mem("a")}, cache.Options{}, `two layers are named "a"`},
 		{"negative TTL", []cache.Layer{mem("a")}, cache.Options{TTL: -time.Second}, "Options.TTL"},
 		{"negative SWR", []cache.Layer{mem("a")}, cache.Options{StaleWhileRevalidate: -1}, "Options.StaleWhileRevalidate"},
-		{"unknown LayerTTL", []cache.Layer{mem("a")}, cache.Options{LayerTTL: map[string]time.Duration{"b": 1}}, `names layer "b"`},
+		{"unknown layer in Layers", []cache.Layer{mem("a")}, cache.Options{Layers: map[string]cache.LayerOptions{"b": {}}}, `names layer "b"`},
+		{"negative layer window", []cache.Layer{mem("a")}, cache.Options{Layers: map[string]cache.LayerOptions{"a": {StaleIfError: ptr(-time.Second)}}}, `Layers["a"].StaleIfError`},
 		{"negative MaxValueBytes", []cache.Layer{mem("a")}, cache.Options{MaxValueBytes: -1}, "Options.MaxValueBytes"},
 	}
 	for _, tc := range tests {
@@ -256,5 +257,28 @@ func TestInspectReportsEachLayerWithoutSideEffects(t *testing.T) {
 	}
 	if st := s.Stats(); st.Hits+st.Misses != 0 {
 		t.Errorf("Inspect counted reads: %+v", st)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func TestPerLayerOptionsOverrideStackDefaults(t *testing.T) {
+	t.Parallel()
+	clock := newManualClock()
+	l1, l2 := newMemory(t, "l1", clock), newMemory(t, "l2", clock)
+	s := newStack(t, cache.Options{Clock: clock, TTL: time.Hour, StaleWhileRevalidate: time.Minute,
+		Layers: map[string]cache.LayerOptions{"l1": {TTL: ptr(time.Minute), StaleWhileRevalidate: ptr(time.Duration(0))}}}, l1, l2)
+	ctx := context.Background()
+	if err := cache.Typed[int](s).Set(ctx, "k", 1); err != nil {
+		t.Fatal(err)
+	}
+	now := clock.NowNano()
+	e1, _, _ := l1.Get(ctx, "k")
+	e2, _, _ := l2.Get(ctx, "k")
+	if e1.FreshUntil != now+int64(time.Minute) || e1.StaleUntil != 0 {
+		t.Errorf("l1 deadlines = %d/%d, want now+1m and no SWR window", e1.FreshUntil-now, e1.StaleUntil)
+	}
+	if e2.FreshUntil != now+int64(time.Hour) || e2.StaleUntil != now+int64(time.Hour+time.Minute) {
+		t.Errorf("l2 deadlines = %d/%d, want the Stack's 1h + 1m window", e2.FreshUntil-now, e2.StaleUntil-now)
 	}
 }

@@ -52,7 +52,7 @@ func cloneLayerTTL(opts []Option) []Option {
 
 // ttlFor resolves the base fresh TTL of layer l for a write: per-call
 // LayerTTL, per-call TTL, the call's or the Stack's TTL policy,
-// Options.LayerTTL, Options.TTL — the first that is set.
+// Options.Layers, Options.TTL — the first that is set.
 func (c *core) ttlFor(l *layerState, co *callOptions, now int64) time.Duration {
 	for _, o := range co.layerTTL {
 		if o.kind == optLayerTTL && o.layer == l.info.Name {
@@ -71,8 +71,8 @@ func (c *core) ttlFor(l *layerState, co *callOptions, now int64) time.Duration {
 			return d
 		}
 	}
-	if d, ok := c.opts.LayerTTL[l.info.Name]; ok {
-		return d
+	if lo, ok := c.opts.Layers[l.info.Name]; ok && lo.TTL != nil {
+		return *lo.TTL
 	}
 	return c.opts.TTL
 }
@@ -92,16 +92,10 @@ func (c *core) buildEntries(now int64, key string, value any, negative bool, co 
 		}
 		payload = p
 	}
-	swr, sie := c.opts.StaleWhileRevalidate, c.opts.StaleIfError
-	if co.hasSWR {
-		swr = co.swr
-	}
-	if co.hasSIE {
-		sie = co.sie
-	}
 	entries := make([]Entry, len(c.layers))
 	for i := range c.layers {
 		l := &c.layers[i]
+		swr, sie := c.windows(l, co)
 		e := Entry{Tags: co.tags, Negative: negative}
 		if !negative {
 			if l.info.Values {
@@ -113,7 +107,7 @@ func (c *core) buildEntries(now int64, key string, value any, negative bool, co 
 		}
 		var ttl time.Duration
 		if negative {
-			ttl = c.negativeTTL(co)
+			ttl = c.layerNegativeTTL(l, co)
 		} else {
 			ttl = c.writeTTL(key, l, co, now)
 		}
@@ -131,11 +125,43 @@ func (c *core) buildEntries(now int64, key string, value any, negative bool, co 
 	return entries, nil
 }
 
+// negativeTTL is how long a "not found" is cached in layer l (nil: the
+// Stack-wide value, used to decide whether to cache absence at all).
 func (c *core) negativeTTL(co *callOptions) time.Duration {
 	if co.hasNegTTL {
 		return co.negTTL
 	}
 	return c.opts.NegativeTTL
+}
+
+// layerNegativeTTL is negativeTTL for one layer.
+func (c *core) layerNegativeTTL(l *layerState, co *callOptions) time.Duration {
+	if co.hasNegTTL {
+		return co.negTTL
+	}
+	return pick(c.opts.Layers[l.info.Name].NegativeTTL, c.opts.NegativeTTL)
+}
+
+// windows resolves the stale windows of layer l: call, layer, Stack.
+func (c *core) windows(l *layerState, co *callOptions) (swr, sie time.Duration) {
+	lo := c.opts.Layers[l.info.Name]
+	swr = pick(lo.StaleWhileRevalidate, c.opts.StaleWhileRevalidate)
+	sie = pick(lo.StaleIfError, c.opts.StaleIfError)
+	if co.hasSWR {
+		swr = co.swr
+	}
+	if co.hasSIE {
+		sie = co.sie
+	}
+	return swr, sie
+}
+
+// pick returns *override when set, else def.
+func pick(override *time.Duration, def time.Duration) time.Duration {
+	if override != nil {
+		return *override
+	}
+	return def
 }
 
 // set writes entries (one per layer) as a write of qk: it supersedes running
