@@ -17,6 +17,8 @@ GOFMT ?= gofmt
 
 ## Packages the test, vet, cover and build targets work on.
 PKGS ?= ./...
+## Directories searched for nested Go modules (own go.mod) that test and test-modules also run.
+MODULE_DIRS ?= pkg/cache
 ## Directories whose Go files fmt-check and fmt cover (the whole tree by default).
 FMT_DIRS ?= .
 ## Flags for `go test` in the test target (-p 2 keeps a 2-core machine usable).
@@ -68,8 +70,13 @@ help: ## Show this help.
 ##@ Test
 
 .PHONY: test
-test: redis vet fmt-check ## What CI runs: install redis-server if missing, vet, gofmt check, go test -race.
+test: redis vet fmt-check ## What CI runs: install redis-server if missing, vet, gofmt check, go test -race (root and nested modules).
 	$(GO) test $(GOTEST_FLAGS) $(PKGS)
+	GO='$(GO)' GOTEST_FLAGS='$(GOTEST_FLAGS)' bash hack/test-modules.sh $(MODULE_DIRS)
+
+.PHONY: test-modules
+test-modules: redis ## Vet and test the nested modules (framework integrations, bench/).
+	GO='$(GO)' GOTEST_FLAGS='$(GOTEST_FLAGS)' bash hack/test-modules.sh $(MODULE_DIRS)
 
 .PHONY: redis
 redis: ## Install Debian's redis-server if it is not on PATH.
