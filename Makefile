@@ -18,7 +18,7 @@ GOFMT ?= gofmt
 ## Packages the test, vet, cover and build targets work on.
 PKGS ?= ./...
 ## Directories searched for nested Go modules (own go.mod) that test and test-modules also run.
-MODULE_DIRS ?= pkg/cache
+MODULE_DIRS ?= pkg/cache bench
 ## Directories whose Go files fmt-check and fmt cover (the whole tree by default).
 FMT_DIRS ?= .
 ## Flags for `go test` in the test target (-p 2 keeps a 2-core machine usable).

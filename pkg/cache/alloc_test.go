@@ -35,3 +35,22 @@ func TestL1HitAllocatesNothing(t *testing.T) {
 		}
 	}
 }
+
+func TestLoadHitAllocatesNothingEvenWithAKeyedLoader(t *testing.T) {
+	s := newStack(t, cache.Options{TTL: time.Hour})
+	var loads int
+	users := cache.Typed[user](s).WithLoader(func(_ context.Context, key string) (user, error) {
+		loads++
+		return user{Name: key}, nil
+	})
+	ctx := context.Background()
+	if u, err := users.Load(ctx, "user:1"); err != nil || u.Name != "user:1" || loads != 1 {
+		t.Fatalf("Load miss = %+v, %v (loads %d); want the loader's value", u, err, loads)
+	}
+	if allocs := testing.AllocsPerRun(1000, func() { _, _ = users.Load(ctx, "user:1") }); allocs != 0 {
+		t.Errorf("Load hit allocates %.1f times per call, want 0", allocs)
+	}
+	if loads != 1 {
+		t.Errorf("loader ran %d times, want 1", loads)
+	}
+}

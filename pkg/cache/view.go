@@ -19,7 +19,29 @@ type Fetcher[T any] func(ctx context.Context) (T, error)
 // Set, or one they got from Get, if T holds pointers, maps or slices.
 // Byte layers keep T encoded by the Stack's codec.
 type View[T any] struct {
-	s *Stack
+	s      *Stack
+	loader Loader[T] // for Load; nil unless made by WithLoader
+}
+
+// Loader loads the value of a key from the source of truth: a Fetcher that
+// is told the key. Set it once with WithLoader, and Load calls it on misses
+// without a closure per call.
+type Loader[T any] func(ctx context.Context, key string) (T, error)
+
+// WithLoader returns a view of the same Stack whose Load calls loader on a
+// miss. loader receives the key as passed to Load (without namespace).
+//
+// Prefer it on hot paths: a fetcher passed to Get that captures variables is
+// a closure the compiler must allocate on every call, hits included, because
+// a fetch can outlive the call; Load allocates nothing on a hit.
+func (v *View[T]) WithLoader(loader Loader[T]) *View[T] {
+	return &View[T]{s: v.s, loader: loader}
+}
+
+// Load is Get with the view's Loader as fetcher. Without a Loader it is
+// Get without a fetcher (a miss returns ErrMiss).
+func (v *View[T]) Load(ctx context.Context, key string, opts ...Option) (T, error) {
+	return v.get(ctx, key, nil, v.loader != nil, opts)
 }
 
 // Typed returns a view of s for values of type T.
@@ -46,6 +68,12 @@ func (v *View[T]) Stack() *Stack { return v.s }
 // stale-if-error window fetch runs first and the stale value is returned
 // only if it fails.
 func (v *View[T]) Get(ctx context.Context, key string, fetch Fetcher[T], opts ...Option) (T, error) {
+	return v.get(ctx, key, fetch, false, opts)
+}
+
+// get is Get; with useLoader, the fetcher is the view's Loader, bound to key
+// only on a miss (so a hit creates no closure).
+func (v *View[T]) get(ctx context.Context, key string, fetch Fetcher[T], useLoader bool, opts []Option) (T, error) {
 	var zero T
 	c := v.s.c
 	if c.closed.Load() {
@@ -64,6 +92,9 @@ func (v *View[T]) Get(ctx context.Context, key string, fetch Fetcher[T], opts ..
 	now := c.clock.NowNano()
 	var h hit[T] // filled in place: a hit carries an Entry, too big to copy around
 	fc, lerr := v.lookup(ctx, qk, now, &h)
+	if useLoader && (!h.found || h.state != StateFresh || c.freshPolicies(&co)) {
+		fetch = v.bind(key)
+	}
 	if !h.found {
 		c.metrics.misses.inc()
 		if c.events.active() {
@@ -110,6 +141,12 @@ func (v *View[T]) Get(ctx context.Context, key string, fetch Fetcher[T], opts ..
 		return zero, ErrNotFound
 	}
 	return h.value, nil
+}
+
+// bind returns the view's Loader as a Fetcher for key.
+func (v *View[T]) bind(key string) Fetcher[T] {
+	loader := v.loader
+	return func(ctx context.Context) (T, error) { return loader(ctx, key) }
 }
 
 // served counts and reports a stale serve.
