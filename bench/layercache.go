@@ -14,9 +14,8 @@ import (
 // configured, with the MessagePack codec (a []byte costs a 2- or 3-byte
 // header) and no compression.
 type layercacheCache struct {
-	s    *cache.Stack
-	v    *cache.View[[]byte]
-	load Loader
+	s *cache.Stack
+	v *cache.View[[]byte]
 }
 
 func newLayercache(c Config) (Cache, error) {
@@ -36,11 +35,13 @@ func newLayercache(c Config) (Cache, error) {
 	if err != nil {
 		return nil, fmt.Errorf("layercache: %w", err)
 	}
-	return &layercacheCache{s: s, v: cache.Typed[[]byte](s), load: c.Load}, nil
+	// WithLoader: the idiomatic zero-allocation read-through (a loader told
+	// the key, instead of a closure per Get).
+	return &layercacheCache{s: s, v: cache.Typed[[]byte](s).WithLoader(cache.Loader[[]byte](c.Load))}, nil
 }
 
 func (l *layercacheCache) Get(ctx context.Context, key string) ([]byte, error) {
-	return l.v.Get(ctx, key, func(ctx context.Context) ([]byte, error) { return l.load(ctx, key) })
+	return l.v.Load(ctx, key)
 }
 
 func (l *layercacheCache) Set(ctx context.Context, key string, v []byte) error {
