@@ -124,13 +124,13 @@ func (v *View[T]) onFreshHit(ctx context.Context, qk string, h *hit[T], fetch Fe
 	if co.hasSliding {
 		sliding = co.sliding
 	}
-	if sliding && h.entry.FreshUntil != 0 {
+	if sliding && h.entry().FreshUntil != 0 {
 		c.slide(ctx, qk, co, now)
 	}
-	if fetch == nil || h.entry.FreshUntil == 0 || h.entry.Negative {
+	if fetch == nil || h.entry().FreshUntil == 0 || h.entry().Negative {
 		return
 	}
-	left := h.entry.FreshUntil - now
+	left := h.entry().FreshUntil - now
 	ahead := c.opts.RefreshAhead
 	if co.hasRefreshAhead {
 		ahead = co.refreshAhead

@@ -56,6 +56,15 @@ type Layer interface {
 	Close() error
 }
 
+// EntryLender is implemented by layers that can lend a stored entry without
+// copying it (the memory layer). When the fastest layer implements it, the
+// Stack reads it through LendEntry on the hit path. The returned entry is
+// read-only for the caller, and the layer must never modify an entry it has
+// lent (replace it on writes instead).
+type EntryLender interface {
+	LendEntry(key string) (*Entry, bool)
+}
+
 // LayerInfo describes a layer to the Stack.
 type LayerInfo struct {
 	// Name identifies the layer in metrics, events and per-layer options.

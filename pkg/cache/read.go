@@ -4,13 +4,24 @@ import (
 	"context"
 )
 
-// hit is what lookup found.
+// hit is what lookup found: the entry is lent (read-only) by the fastest
+// layer, or copied into buf.
 type hit[T any] struct {
 	value T
-	entry Entry
+	lent  *Entry
+	buf   Entry
 	layer int
 	state State
 	found bool
+}
+
+// entry returns the entry found. (A pointer to buf is not stored in the hit
+// itself: that would make the hit escape to the heap.)
+func (h *hit[T]) entry() *Entry {
+	if h.lent != nil {
+		return h.lent
+	}
+	return &h.buf
 }
 
 // lookup reads the layers in order, once each, and returns the first usable
@@ -28,12 +39,18 @@ func (v *View[T]) lookup(ctx context.Context, qk string, now int64, h *hit[T]) (
 			fc = c.fences.capture(qk)
 		}
 		l := &c.layers[i]
-		if c.degraded(l, now) {
-			continue
-		}
 		var ok bool
 		var err error
-		h.entry, ok, err = l.Get(ctx, qk)
+		if i == 0 && c.lender != nil {
+			// A lending layer cannot fail, so it is never degraded.
+			h.lent, ok = c.lender.LendEntry(qk)
+		} else {
+			if c.degraded(l, now) {
+				continue
+			}
+			h.lent = nil
+			h.buf, ok, err = l.Get(ctx, qk)
+		}
 		if err != nil {
 			lerr = c.layerErr(l, "get", qk, err)
 			continue
@@ -42,13 +59,14 @@ func (v *View[T]) lookup(ctx context.Context, qk string, now int64, h *hit[T]) (
 			l.metrics.misses.inc()
 			continue
 		}
-		st := h.entry.State(now)
+		e := h.entry()
+		st := e.State(now)
 		if st == StateExpired {
 			l.metrics.misses.inc()
 			continue
 		}
-		if !h.entry.Negative {
-			if h.value, ok = v.decode(l, qk, &h.entry); !ok {
+		if !e.Negative {
+			if h.value, ok = v.decode(l, qk, e); !ok {
 				l.metrics.misses.inc()
 				continue
 			}
@@ -57,7 +75,7 @@ func (v *View[T]) lookup(ctx context.Context, qk string, now int64, h *hit[T]) (
 		h.layer, h.state, h.found = i, st, true
 		return fc, lerr
 	}
-	h.entry = Entry{}
+	h.lent, h.buf = nil, Entry{}
 	if len(c.layers) == 1 {
 		fc = c.fences.capture(qk)
 	}
@@ -100,7 +118,7 @@ func (c *core) corruptEntry(l *layerState, qk string, err error) {
 // fc was captured.
 func (v *View[T]) backfill(ctx context.Context, qk string, fc fence, h *hit[T]) {
 	c := v.s.c
-	src := h.entry
+	src := *h.entry()
 	if !src.Negative && src.Value == nil {
 		src.Value = h.value
 	}

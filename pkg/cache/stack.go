@@ -39,6 +39,8 @@ type core struct {
 	gen  genState
 	// profiles is nil unless AdaptiveTTL or EarlyRefresh needs it.
 	profiles *profiles
+	// lender is the fastest layer when it lends entries (EntryLender).
+	lender EntryLender
 	// anyFreshPolicy is decided once so a plain fresh hit pays one branch.
 	anyFreshPolicy bool
 	flight         singleflight.Group[string, flightResult]
@@ -88,6 +90,9 @@ func New(ctx context.Context, layers []Layer, opts Options) (*Stack, error) {
 			c.needPayload = true
 		}
 		c.layers = append(c.layers, layerState{Layer: l, info: info, metrics: new(layerMetrics), degradedUntil: new(atomic.Int64)})
+	}
+	if lender, ok := layers[0].(EntryLender); ok && c.layers[0].info.Values {
+		c.lender = lender
 	}
 	o, err := opts.validate(names)
 	if err != nil {

@@ -111,7 +111,7 @@ func (v *View[T]) get(ctx context.Context, key string, fetch Fetcher[T], useLoad
 	if h.layer > 0 {
 		v.backfill(ctx, qk, fc, &h)
 	}
-	if h.entry.Negative {
+	if h.entry().Negative {
 		c.metrics.negativeHits.inc()
 	}
 	switch h.state {
@@ -137,7 +137,7 @@ func (v *View[T]) get(ctx context.Context, key string, fetch Fetcher[T], useLoad
 		}
 		c.served(qk, h.layer, h.state)
 	}
-	if h.entry.Negative {
+	if h.entry().Negative {
 		return zero, ErrNotFound
 	}
 	return h.value, nil

@@ -15,44 +15,21 @@ import (
 // an inline value of this size made Gets measurably slower, and the store
 // boxes such a value behind a pointer on its first update anyway.
 type item struct {
-	value      any
-	tags       []string
-	freshUntil int64
-	staleUntil int64
-	errorUntil int64
-	weight     uint32 // the charge against MaxBytes; 0 when not bounded by bytes
-	negative   bool
+	e      cache.Entry // Payload always nil; never modified after creation
+	weight uint32      // the charge against MaxBytes; 0 when not bounded by bytes
 }
 
 func newItem(e *cache.Entry, weight uint32) *item {
-	return &item{
-		value:      e.Value,
-		tags:       e.Tags,
-		freshUntil: e.FreshUntil,
-		staleUntil: e.StaleUntil,
-		errorUntil: e.ErrorUntil,
-		weight:     weight,
-		negative:   e.Negative,
-	}
+	it := &item{e: *e, weight: weight}
+	it.e.Payload = nil
+	return it
 }
 
-// entry rebuilds the cache.Entry, without its Payload.
-func (it *item) entry() cache.Entry {
-	return cache.Entry{
-		Value:      it.value,
-		Tags:       it.tags,
-		FreshUntil: it.freshUntil,
-		StaleUntil: it.staleUntil,
-		ErrorUntil: it.errorUntil,
-		Negative:   it.negative,
-	}
-}
+// entry returns a copy of the cache.Entry, without its Payload.
+func (it *item) entry() cache.Entry { return it.e }
 
 // expiresAt is cache.Entry.ExpiresAt of the stored entry.
-func (it *item) expiresAt() int64 {
-	e := cache.Entry{FreshUntil: it.freshUntil, StaleUntil: it.staleUntil, ErrorUntil: it.errorUntil}
-	return e.ExpiresAt()
-}
+func (it *item) expiresAt() int64 { return it.e.ExpiresAt() }
 
 // expiresAfter tells the store how long an entry lives from now: until its
 // own deadline. The store computes the deadline as now + the returned

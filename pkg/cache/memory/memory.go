@@ -97,6 +97,21 @@ func (l *Layer) Get(_ context.Context, key string) (e cache.Entry, found bool, e
 	return it.entry(), true, nil
 }
 
+// LendEntry returns the stored entry itself instead of a copy, for the
+// Stack's L1 hit path (cache.EntryLender). The entry is read-only: the layer
+// never changes a stored entry (a write stores a new one), and the caller
+// must not change it either.
+func (l *Layer) LendEntry(key string) (*cache.Entry, bool) {
+	if l.closed.Load() {
+		return nil, false
+	}
+	it, ok := l.store.GetIfPresent(key)
+	if !ok {
+		return nil, false
+	}
+	return &it.e, true
+}
+
 // GetMany returns the entries stored under keys, in order. It ignores ctx.
 func (l *Layer) GetMany(_ context.Context, keys []string) (entries []cache.Entry, found []bool, err error) {
 	if l.closed.Load() {
