@@ -22,17 +22,21 @@ func TestBreakerTripsServesStaleAndRecoversThroughHalfOpen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := newStack(t, cache.Options{Clock: clock, TTL: time.Second, StaleIfError: time.Hour, Breaker: br})
+	// The upstream is slow: each fetch runs into FetchTimeout until it
+	// recovers. Timeouts count as failures for the breaker.
+	s := newStack(t, cache.Options{Clock: clock, TTL: time.Second, StaleIfError: time.Hour, Breaker: br,
+		FetchTimeout: time.Millisecond})
 	v := cache.Typed[string](s)
 	must(t, v.Set(ctx, "k", "stale-but-good"))
 	clock.Advance(2 * time.Second) // stale, inside stale-if-error
 
 	var upstreamCalls atomic.Int32
 	upstreamUp := atomic.Bool{}
-	fetch := func(context.Context) (string, error) {
+	fetch := func(ctx context.Context) (string, error) {
 		upstreamCalls.Add(1)
 		if !upstreamUp.Load() {
-			return "", errors.New("upstream timeout")
+			<-ctx.Done() // slow: never answers before the fetch timeout
+			return "", ctx.Err()
 		}
 		return "fresh", nil
 	}
