@@ -3,6 +3,8 @@ package cache_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -71,6 +73,35 @@ func TestRedisDownServesFromMemoryAndFetcherThenRecovers(t *testing.T) {
 	clock.now.Store(time.Now().UnixNano()) // Redis expiry follows the real clock
 	s, v := instance(t, client, "fault:", cache.Options{Clock: clock, TTL: time.Hour, DegradeFor: time.Minute})
 	must(t, v.Set(ctx, "warm", user{ID: 1}))
+
+	// Load runs throughout the outage: every Get must be answered (from
+	// memory or the fetcher), none may fail or panic.
+	stopLoad := make(chan struct{})
+	var loadErrs, loadGets atomic.Int64
+	var load sync.WaitGroup
+	for w := range 4 {
+		load.Go(func() {
+			for i := 0; ; i++ {
+				select {
+				case <-stopLoad:
+					return
+				default:
+				}
+				key := fmt.Sprintf("load:%d:%d", w, i%50)
+				if _, err := v.Get(ctx, key, func(context.Context) (user, error) { return user{ID: i}, nil }); err != nil {
+					loadErrs.Add(1)
+				}
+				loadGets.Add(1)
+			}
+		})
+	}
+	defer func() {
+		close(stopLoad)
+		load.Wait()
+		if n := loadErrs.Load(); n != 0 {
+			t.Errorf("%d of %d Gets under load failed during the Redis outage", n, loadGets.Load())
+		}
+	}()
 
 	srv.Stop(t)
 	if got, err := v.Get(ctx, "warm", nil); err != nil || got.ID != 1 {
