@@ -63,7 +63,10 @@ func testAdapter(t *testing.T, lib Library, layered bool) {
 	if got, err := c.Get(ctx, "missing"); err != nil || !bytes.Equal(got, loaded) {
 		t.Errorf("second Get(missing) = %q, %v; want the origin's %q", got, err, loaded)
 	}
-	if n := o.calls.Load(); n != 1 {
+	// gocache's LoadableCache stores a loaded value from a goroutine of its
+	// own, which nothing can wait for: the second Get may race it and load
+	// again. Every other library stores before Get returns.
+	if n := o.calls.Load(); n != 1 && (lib.Name != "gocache" || n != 2) {
 		t.Errorf("origin called %d times, want once (for the missing key)", n)
 	}
 	if !layered {
