@@ -1,0 +1,39 @@
+package agent
+
+import "sync"
+
+// boundedLog remembers the values of the last limit ids recorded; older
+// ones are forgotten first. It is safe for concurrent use.
+type boundedLog[V any] struct {
+	mu     sync.Mutex // protects every field
+	values map[string]V
+	order  []string // a ring of the ids, oldest at next once full
+	next   int
+	limit  int
+}
+
+func newBoundedLog[V any](limit int) *boundedLog[V] {
+	return &boundedLog[V]{values: make(map[string]V), limit: limit}
+}
+
+func (l *boundedLog[V]) lookup(id string) (V, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	v, ok := l.values[id]
+	return v, ok
+}
+
+func (l *boundedLog[V]) record(id string, v V) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if _, dup := l.values[id]; !dup {
+		if len(l.order) < l.limit {
+			l.order = append(l.order, id)
+		} else {
+			delete(l.values, l.order[l.next])
+			l.order[l.next] = id
+			l.next = (l.next + 1) % l.limit
+		}
+	}
+	l.values[id] = v
+}

@@ -1,0 +1,99 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/layercache/layercache/pkg/agent/agentapi"
+	"github.com/layercache/layercache/pkg/cache"
+)
+
+// DefaultRememberedSnapshots is how many snapshot uids the agent
+// remembers, to answer a repeated one with AlreadyApplied.
+const DefaultRememberedSnapshots = 1_000
+
+// SnapshotExt is the extension of snapshot files.
+const SnapshotExt = ".lcs"
+
+// snapshotLog remembers the snapshots written by this process.
+type snapshotLog = boundedLog[agentapi.SnapshotResult]
+
+func newSnapshotLog(limit int) *snapshotLog { return newBoundedLog[agentapi.SnapshotResult](limit) }
+
+// takeSnapshot writes the snapshot uid to <snapshots.dir>/<uid>.lcs with
+// the current invalidation watermark. The uid is a DNS-1123-style name, so
+// the file cannot land outside the directory. A uid this process has
+// already written returns the recorded result. Snapshots and invalidations
+// run one at a time, so the watermark is exact.
+func (a *Agent) takeSnapshot(ctx context.Context, uid string, req agentapi.SnapshotRequest) (agentapi.SnapshotResult, error) {
+	invalid := func(field, msg string) error {
+		return &agentapi.ValidationError{What: "snapshot", Errors: []agentapi.FieldError{{Field: field, Message: msg}}}
+	}
+	if err := agentapi.ValidateUID(uid); err != nil {
+		return agentapi.SnapshotResult{}, invalid("uid", err.Error())
+	}
+	if req.UID != "" && req.UID != uid {
+		return agentapi.SnapshotResult{}, invalid("uid", fmt.Sprintf("is %q but the path says %q", req.UID, uid))
+	}
+	if err := req.Validate(); err != nil {
+		return agentapi.SnapshotResult{}, err
+	}
+	a.opsMu.Lock()
+	defer a.opsMu.Unlock()
+	if res, ok := a.snaps.lookup(uid); ok {
+		res.AlreadyApplied = true
+		return res, nil
+	}
+	rt, leave := a.acquire()
+	defer leave()
+	if rt == nil {
+		return agentapi.SnapshotResult{}, ErrNotRunning
+	}
+	dir := rt.policy.Snapshots.Dir
+	if dir == "" {
+		return agentapi.SnapshotResult{}, invalid("snapshots.dir", "is not set in the applied policy: snapshots are off")
+	}
+	path := filepath.Join(dir, uid+SnapshotExt)
+	if filepath.Dir(path) != dir {
+		return agentapi.SnapshotResult{}, invalid("uid", "does not name a file in snapshots.dir")
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return agentapi.SnapshotResult{}, fmt.Errorf("agent: snapshot: %w", err)
+	}
+	watermark := a.inval.watermark()
+	opts := cache.SnapshotOptions{Watermark: uint64(watermark)}
+	var info cache.SnapshotInfo
+	var err error
+	if req.Layers == agentapi.LayersAll {
+		info, err = rt.stack.SnapshotFile(ctx, path, opts)
+	} else {
+		info, err = snapshotLocal(ctx, rt, path, opts)
+	}
+	if err != nil {
+		return agentapi.SnapshotResult{}, err
+	}
+	res := agentapi.SnapshotResult{UID: uid, Path: path, Entries: info.Entries, Bytes: info.Bytes,
+		Checksum: info.Checksum, Watermark: watermark, Created: info.Created}
+	a.snaps.record(uid, res)
+	a.log.Info("snapshot written", "uid", uid, "path", path, "entries", info.Entries, "bytes", info.Bytes)
+	return res, nil
+}
+
+// snapshotLocal snapshots the local tiers only, through a Stack of their
+// own (borrowed layers: closing it leaves them open) with the codec of
+// every agent Stack (JSON).
+func snapshotLocal(ctx context.Context, rt *runtime, path string, opts cache.SnapshotOptions) (cache.SnapshotInfo, error) {
+	var layers []cache.Layer
+	for _, l := range rt.localLayers() {
+		layers = append(layers, borrowed{l})
+	}
+	s, err := cache.New(ctx, layers, cache.Options{})
+	if err != nil {
+		return cache.SnapshotInfo{}, fmt.Errorf("agent: snapshot: %w", err)
+	}
+	info, err := s.SnapshotFile(ctx, path, opts)
+	return info, errors.Join(err, s.Close(context.WithoutCancel(ctx)))
+}
