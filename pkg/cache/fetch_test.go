@@ -3,6 +3,7 @@ package cache_test
 import (
 	"context"
 	"errors"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -69,18 +70,16 @@ func TestCallerCancellationDoesNotCancelSharedFetch(t *testing.T) {
 	}()
 	<-started
 	follower := make(chan string, 1)
-	joined := make(chan struct{})
-	unsubscribe := s.Subscribe(func(e cache.Event) {
-		if e.Type == cache.EventMiss {
-			close(joined)
-		}
-	})
 	go func() {
 		got, _ := v.Get(context.Background(), "k", fetch)
 		follower <- got
 	}()
-	<-joined
-	unsubscribe()
+	for s.Waiting("k") < 2 { // the follower has joined the leader's fetch
+		if t.Context().Err() != nil {
+			t.Fatal("the follower never joined the fetch")
+		}
+		runtime.Gosched()
+	}
 	cancelLeader()
 	if err := <-leaderErr; !errors.Is(err, context.Canceled) {
 		t.Fatalf("leader error = %v, want context.Canceled", err)

@@ -179,6 +179,17 @@ func (s *Stack) qualify(key string) (string, error) {
 	return qk, nil
 }
 
+// Waiting reports how many callers wait for the running fetch of key (0
+// when none runs or the key is invalid). It is meant for diagnostics and
+// tests.
+func (s *Stack) Waiting(key string) int {
+	qk, err := s.qualify(key)
+	if err != nil {
+		return 0
+	}
+	return s.c.flight.Waiters(qk)
+}
+
 // Layers returns the names of the layers, fastest first.
 func (s *Stack) Layers() []string {
 	names := make([]string, len(s.c.layers))

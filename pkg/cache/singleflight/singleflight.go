@@ -140,8 +140,9 @@ func (e *PanicError) Unwrap() error {
 	return err
 }
 
-// waitersOf reports how many callers wait on key's running call (tests).
-func (g *Group[K, V]) waitersOf(key K) int {
+// Waiters reports how many callers wait on key's running call (0 when
+// none runs). It is meant for diagnostics and tests.
+func (g *Group[K, V]) Waiters(key K) int {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if c, ok := g.m[key]; ok {

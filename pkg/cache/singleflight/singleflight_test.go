@@ -17,7 +17,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // deadline, it never sleeps for a fixed time.
 func waitForWaiters(t *testing.T, g *Group[string, int], key string, n int) {
 	t.Helper()
-	for g.waitersOf(key) < n {
+	for g.Waiters(key) < n {
 		if t.Context().Err() != nil {
 			t.Fatalf("waiters of %q never reached %d", key, n)
 		}
