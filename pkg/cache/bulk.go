@@ -115,10 +115,12 @@ func (v *View[T]) GetMany(ctx context.Context, keys []string, fetch BulkFetcher[
 			c.events.emit(Event{Type: EventMiss, Key: qkeys[i]})
 		}
 	}
-	if len(pending) > 0 && len(c.layers) == 1 {
-		for _, i := range pending {
-			fcs[i] = c.fences.capture(qkeys[i])
-		}
+	// The fetch's fences are taken now, just before it starts: a write after
+	// this point supersedes it. (Taking them before the layer reads would
+	// let this call's own backfills, which bump the fence stripes of the
+	// keys they write, fence off unrelated keys that share a stripe.)
+	for _, i := range pending {
+		fcs[i] = c.fences.capture(qkeys[i])
 	}
 	if fetch != nil && len(stale) > 0 {
 		v.refreshManyInBackground(keys, qkeys, stale, fetch, co)
