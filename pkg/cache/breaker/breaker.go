@@ -1,11 +1,13 @@
 package breaker
 
+import "github.com/layercache/layercache/internal/xlist"
+
 // breaker is the state machine of one key. Every field is guarded by the
 // mutex of its shard.
 type breaker struct {
-	key        string
-	sh         *shard
-	prev, next *breaker // the shard's LRU list: prev was used more recently
+	key                  string
+	sh                   *shard
+	xlist.Links[breaker] // the shard's LRU list: the previous one was used more recently
 
 	state     State
 	gen       *generation // replaced on every change of state

@@ -5,6 +5,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/layercache/layercache/internal/xlist"
 )
 
 const (
@@ -33,9 +35,9 @@ type shard struct {
 	set *Set
 	max int // breakers the shard may hold
 
-	mu         sync.Mutex          // protects m, the LRU list and every breaker in m
-	m          map[string]*breaker // lazily made
-	head, tail *breaker            // most and least recently used
+	mu  sync.Mutex                    // protects m, the LRU list and every breaker in m
+	m   map[string]*breaker           // lazily made
+	lru xlist.List[breaker, *breaker] // most recently used first
 
 	_ [64]byte // keeps neighbouring shards' mutexes off one cache line
 }
@@ -182,8 +184,8 @@ func (s *Set) ForgetAll() {
 	for i := range s.shards {
 		sh := &s.shards[i]
 		sh.mu.Lock()
-		for b := sh.head; b != nil; {
-			next := b.next
+		for b := sh.lru.Front(); b != nil; {
+			next := sh.lru.Next(b)
 			if c := sh.remove(b); c.from != c.to {
 				cs = append(cs, c)
 			}
@@ -203,7 +205,7 @@ func (s *Set) Stats() Stats {
 		sh := &s.shards[i]
 		now := s.cfg.clock.NowNano() // outside the lock: a panicking Clock must not leave it held
 		sh.mu.Lock()
-		for b := sh.head; b != nil; b = b.next {
+		for b := sh.lru.Front(); b != nil; b = sh.lru.Next(b) {
 			switch b.effective(now) {
 			case Closed:
 				st.Closed++
@@ -285,8 +287,8 @@ func (sh *shard) add(key string, cs *changes) *breaker {
 		sh.m = make(map[string]*breaker)
 	}
 	if len(sh.m) >= sh.max {
-		victim := sh.tail
-		for b, i := sh.tail, 0; b != nil && i < evictScan; b, i = b.prev, i+1 {
+		victim := sh.lru.Back()
+		for b, i := sh.lru.Back(), 0; b != nil && i < evictScan; b, i = sh.lru.Prev(b), i+1 {
 			if b.inflight == 0 {
 				victim = b
 				break
@@ -303,7 +305,7 @@ func (sh *shard) add(key string, cs *changes) *breaker {
 		b.buckets = make([]bucket, windowBuckets)
 	}
 	sh.m[key] = b
-	sh.pushFront(b)
+	sh.lru.PushFront(b)
 	return b
 }
 
@@ -311,7 +313,7 @@ func (sh *shard) add(key string, cs *changes) *breaker {
 // Closed. The caller holds sh.mu.
 func (sh *shard) remove(b *breaker) change {
 	delete(sh.m, b.key)
-	sh.unlink(b)
+	sh.lru.Remove(b)
 	// With no generation, the done functions already handed out for b
 	// count nothing.
 	b.gen = nil
@@ -320,33 +322,5 @@ func (sh *shard) remove(b *breaker) change {
 
 // touch marks b as the most recently used. The caller holds sh.mu.
 func (sh *shard) touch(b *breaker) {
-	if sh.head != b {
-		sh.unlink(b)
-		sh.pushFront(b)
-	}
-}
-
-func (sh *shard) pushFront(b *breaker) {
-	b.prev, b.next = nil, sh.head
-	if sh.head != nil {
-		sh.head.prev = b
-	}
-	sh.head = b
-	if sh.tail == nil {
-		sh.tail = b
-	}
-}
-
-func (sh *shard) unlink(b *breaker) {
-	if b.prev != nil {
-		b.prev.next = b.next
-	} else {
-		sh.head = b.next
-	}
-	if b.next != nil {
-		b.next.prev = b.prev
-	} else {
-		sh.tail = b.prev
-	}
-	b.prev, b.next = nil, nil
+	sh.lru.MoveToFront(b)
 }

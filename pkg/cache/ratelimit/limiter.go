@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 
 	"golang.org/x/time/rate"
+
+	"github.com/layercache/layercache/internal/xlist"
 )
 
 // Limiter admits calls per named bucket: at most Rate per second on
@@ -16,9 +18,9 @@ import (
 type Limiter struct {
 	cfg config
 
-	mu         sync.Mutex         // protects m, the idle list and the counts of every bucket in m
-	m          map[string]*bucket // every bucket
-	head, tail *bucket            // idle buckets, most recently used first
+	mu   sync.Mutex                  // protects m, the idle list and the counts of every bucket in m
+	m    map[string]*bucket          // every bucket
+	idle xlist.List[bucket, *bucket] // idle buckets, most recently used first
 
 	admitted, rejected, bypassed, canceled atomic.Uint64
 	waiting                                atomic.Int64
@@ -31,9 +33,9 @@ type bucket struct {
 	lim   *rate.Limiter // nil when Rate is infinite
 	slots chan struct{} // a send takes a slot; nil when MaxConcurrent is 0
 
-	waiting    int     // callers in Acquire not yet admitted
-	active     int     // callers admitted and not yet released
-	prev, next *bucket // links in the idle list, while waiting and active are 0
+	waiting             int // callers in Acquire not yet admitted
+	active              int // callers admitted and not yet released
+	xlist.Links[bucket]     // links in the idle list, while waiting and active are 0
 }
 
 func (b *bucket) idle() bool { return b.waiting == 0 && b.active == 0 }
@@ -107,11 +109,11 @@ func (l *Limiter) enter(key string) (b *bucket, admitted bool, reason Reason) {
 	b = l.m[key]
 	if b == nil {
 		if len(l.m) >= l.cfg.maxBuckets {
-			victim := l.tail
+			victim := l.idle.Back()
 			if victim == nil {
 				return nil, false, BucketsFull
 			}
-			l.unlink(victim)
+			l.idle.Remove(victim)
 			delete(l.m, victim.key)
 		}
 		b = &bucket{key: key}
@@ -123,7 +125,7 @@ func (l *Limiter) enter(key string) (b *bucket, admitted bool, reason Reason) {
 		}
 		l.m[key] = b
 	} else if b.idle() {
-		l.unlink(b)
+		l.idle.Remove(b)
 	}
 	// Callers already waiting go first: a newcomer is admitted at once
 	// only when nobody waits.
@@ -169,7 +171,7 @@ func (l *Limiter) queue(ctx context.Context, b *bucket) error {
 	if err == nil {
 		b.active++
 	} else if b.idle() {
-		l.pushFront(b)
+		l.idle.PushFront(b)
 	}
 	return err
 }
@@ -208,7 +210,7 @@ func (l *Limiter) release(b *bucket) {
 	l.mu.Lock()
 	b.active--
 	if b.idle() {
-		l.pushFront(b)
+		l.idle.PushFront(b)
 	}
 	l.mu.Unlock()
 }
@@ -256,32 +258,4 @@ func (l *Limiter) Stats() Stats {
 		Waiting:  int(l.waiting.Load()),
 		Buckets:  n,
 	}
-}
-
-// pushFront puts idle bucket b at the front of the idle list. The caller
-// holds l.mu.
-func (l *Limiter) pushFront(b *bucket) {
-	b.prev, b.next = nil, l.head
-	if l.head != nil {
-		l.head.prev = b
-	}
-	l.head = b
-	if l.tail == nil {
-		l.tail = b
-	}
-}
-
-// unlink takes b off the idle list. The caller holds l.mu.
-func (l *Limiter) unlink(b *bucket) {
-	if b.prev != nil {
-		b.prev.next = b.next
-	} else {
-		l.head = b.next
-	}
-	if b.next != nil {
-		b.next.prev = b.prev
-	} else {
-		l.tail = b.prev
-	}
-	b.prev, b.next = nil, nil
 }
