@@ -79,10 +79,7 @@ func New(s *cache.Stack, opts Options) (echo.MiddlewareFunc, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &middleware{hc: hc, withCtx: opts.Key != nil || opts.Tags != nil, methods: opts.Methods}
-	if m.methods == nil {
-		m.methods = []string{http.MethodGet, http.MethodHead}
-	}
+	m := &middleware{hc: hc, withCtx: opts.Key != nil || opts.Tags != nil}
 	return m.wrap, nil
 }
 
@@ -99,8 +96,7 @@ func Middleware(s *cache.Stack, opts Options) echo.MiddlewareFunc {
 // middleware is the state New builds.
 type middleware struct {
 	hc      *httpcache.Cache
-	withCtx bool     // Key or Tags needs the echo Context
-	methods []string // validated by httpcache.New
+	withCtx bool // Key or Tags needs the echo Context
 }
 
 func echoContext(r *http.Request) echo.Context {
@@ -112,7 +108,7 @@ func echoContext(r *http.Request) echo.Context {
 func (m *middleware) wrap(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		req := c.Request()
-		if !slices.Contains(m.methods, req.Method) {
+		if !m.hc.Caches(req.Method) {
 			return next(c)
 		}
 		if m.withCtx {

@@ -3,7 +3,6 @@ package gincache
 import (
 	"context"
 	"net/http"
-	"slices"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -78,18 +77,14 @@ func New(s *cache.Stack, opts Options) (gin.HandlerFunc, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &middleware{hc: hc, withCtx: opts.Key != nil || opts.Tags != nil, methods: opts.Methods}
-	if m.methods == nil {
-		m.methods = []string{http.MethodGet, http.MethodHead}
-	}
+	m := &middleware{hc: hc, withCtx: opts.Key != nil || opts.Tags != nil}
 	return m.serve, nil
 }
 
 // middleware is the state New builds.
 type middleware struct {
 	hc      *httpcache.Cache
-	withCtx bool     // Key or Tags needs the gin Context
-	methods []string // validated by httpcache.New
+	withCtx bool // Key or Tags needs the gin Context
 }
 
 // Middleware is New for static configuration: it panics if opts are
@@ -109,7 +104,7 @@ func ginContext(r *http.Request) *gin.Context {
 
 // serve answers one request.
 func (m *middleware) serve(c *gin.Context) {
-	if !slices.Contains(m.methods, c.Request.Method) {
+	if !m.hc.Caches(c.Request.Method) {
 		c.Next()
 		return
 	}

@@ -29,6 +29,10 @@ type Cache struct {
 	cfg  config
 }
 
+// Caches reports whether requests with method are cached (Options.Methods,
+// with its default). Framework adapters use it to pass other requests on.
+func (c *Cache) Caches(method string) bool { return c.cfg.cacheable(method) }
+
 // New returns a Cache storing responses in s. It validates opts and returns
 // an error that names the bad field.
 func New(s *cache.Stack, opts Options) (*Cache, error) {

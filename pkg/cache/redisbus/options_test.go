@@ -68,7 +68,7 @@ func TestNewCopiesSecret(t *testing.T) {
 	ch := testChannel(t)
 	secret := []byte("original")
 	a := newBus(t, redisbus.Options{Client: srv.NewClient(t), Channel: ch, Secret: secret})
-	copy(secret, "XXXXXXXX")
+	copy(secret, "tampered") // the caller reuses its slice after New
 	b := newBus(t, redisbus.Options{Client: srv.NewClient(t), Channel: ch, Secret: []byte("original")})
 	barrier(t, a, subscribe(t, b))
 }

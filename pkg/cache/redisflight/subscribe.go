@@ -291,8 +291,8 @@ func (d *dedicated) subscribe(ctx context.Context, channel string) (*subscriptio
 	return s, nil
 }
 
-// ringSubscribe is Ring.Subscribe, which panics when no shard is up (a
-// go-redis TODO); the panic becomes an error.
+// ringSubscribe is Ring.Subscribe, which panics when no shard is up
+// (go-redis does not handle that case); the panic becomes an error.
 func (d *dedicated) ringSubscribe(ctx context.Context, channel string) (ps *redis.PubSub, err error) {
 	defer func() {
 		if r := recover(); r != nil {
