@@ -14,7 +14,6 @@ import (
 func (c *core) startBus(ctx context.Context) {
 	err := c.opts.Bus.Subscribe(ctx, busHandler{c})
 	if err == nil {
-		c.busUp.Store(true)
 		return
 	}
 	c.busFailed(err)
@@ -35,7 +34,6 @@ func (c *core) startBus(ctx context.Context) {
 				// Messages published while we were not subscribed are lost:
 				// local copies may be stale.
 				c.dropLocal(context.WithoutCancel(c.life))
-				c.busUp.Store(true)
 				return
 			}
 			c.busFailed(err)

@@ -21,7 +21,7 @@ type metrics struct {
 	fetches, fetchErrors, dedupes           counter
 	refreshes, refreshErrors                counter
 	sets, deletes, backfills, writeFailures counter
-	fencedWrites, corrupt, layerErrors      counter
+	fencedWrites, corrupt                   counter
 	invalidations, expirations, tagErrors   counter
 	degradations, breakerRejections         counter
 	rateLimited                             counter

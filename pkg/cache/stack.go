@@ -53,7 +53,6 @@ type core struct {
 	background sync.WaitGroup // refreshes and other owned goroutines
 	refreshing refreshes
 	closed     atomic.Bool
-	busUp      atomic.Bool // the bus subscription is active
 	closeOnce  sync.Once
 }
 
@@ -214,18 +213,19 @@ func (s *Stack) Stats() Stats {
 		Dedupes: m.dedupes.load(), Refreshes: m.refreshes.load(), RefreshErrors: m.refreshErrors.load(),
 		Sets: m.sets.load(), Deletes: m.deletes.load(), Backfills: m.backfills.load(),
 		WriteFailures: m.writeFailures.load(), FencedWrites: m.fencedWrites.load(), Corrupt: m.corrupt.load(),
-		LayerErrors: m.layerErrors.load(), Invalidations: m.invalidations.load(), Expirations: m.expirations.load(),
+		Invalidations: m.invalidations.load(), Expirations: m.expirations.load(),
 		TagErrors: m.tagErrors.load(), Degradations: m.degradations.load(),
 		BreakerOpen: m.breakerRejections.load(), RateLimited: m.rateLimited.load(),
 		BusPublished: m.busPublished.load(), BusReceived: m.busReceived.load(), BusErrors: m.busErrors.load(),
 		BusReconnects: m.busReconnects.load(), RemoteResults: m.remoteResults.load(),
 		CoordinatorErrors: m.coordinatorErrors.load(),
 	}
-	// A hit is counted once, by the layer that answered: Hits is their sum,
-	// which saves the hit path one atomic increment.
+	// Hits and layer errors are counted once, per layer: the Stack-wide
+	// figures are their sums (which saves the hit path an atomic increment).
 	for i := range s.c.layers {
 		l := &s.c.layers[i]
 		st.Hits += l.metrics.hits.load()
+		st.LayerErrors += l.metrics.errors.load()
 		st.Layers = append(st.Layers, LayerStats{
 			Name: l.info.Name, Hits: l.metrics.hits.load(), Misses: l.metrics.misses.load(), Errors: l.metrics.errors.load(),
 		})
@@ -294,7 +294,6 @@ func (s *Stack) Close(ctx context.Context) error {
 
 // layerErr records and reports a failed layer operation.
 func (c *core) layerErr(l *layerState, op, key string, err error) error {
-	c.metrics.layerErrors.inc()
 	l.metrics.errors.inc()
 	c.degrade(l)
 	le := &LayerError{Layer: l.info.Name, Op: op, Key: key, Err: err}
