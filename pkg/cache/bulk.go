@@ -313,14 +313,9 @@ func (c *core) writeManyLayers(ctx context.Context, perLayer [][]Item, only []in
 // refreshManyInBackground refreshes stale keys with the bulk fetcher.
 func (v *View[T]) refreshManyInBackground(keys, qkeys []string, stale []int, fetch BulkFetcher[T], co callOptions) {
 	c := v.s.c
-	r := &c.refreshing
-	r.mu.Lock()
-	if r.closed {
-		r.mu.Unlock()
+	if !c.beginBackground() {
 		return
 	}
-	c.background.Add(1)
-	r.mu.Unlock()
 	fcs := make([]fence, len(keys))
 	for _, i := range stale {
 		fcs[i] = c.fences.capture(qkeys[i])

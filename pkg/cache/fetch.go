@@ -130,6 +130,19 @@ func (c *core) refreshInBackground(qk string, fn func(context.Context) (any, err
 	}()
 }
 
+// beginBackground registers one goroutine of background work, unless the
+// Stack is closing; the caller then runs it and calls background.Done.
+func (c *core) beginBackground() bool {
+	r := &c.refreshing
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return false
+	}
+	c.background.Add(1)
+	return true
+}
+
 // stopRefreshes prevents new background refreshes; Close calls it before
 // waiting for the running ones.
 func (c *core) stopRefreshes() {

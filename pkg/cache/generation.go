@@ -132,14 +132,9 @@ func (c *core) afterGenerationChange(old uint64) {
 	if !c.opts.Generations.Cleanup {
 		return
 	}
-	r := &c.refreshing
-	r.mu.Lock()
-	if r.closed {
-		r.mu.Unlock()
+	if !c.beginBackground() {
 		return
 	}
-	c.background.Add(1)
-	r.mu.Unlock()
 	prefix := "v" + strconv.FormatUint(old, 10) + ":"
 	go func() {
 		defer c.background.Done()
