@@ -165,17 +165,15 @@ func (v *View[T]) backfillMany(ctx context.Context, src int, items []Item, fcs [
 			}
 		}
 	}
-	keys := make([]string, len(items))
 	itemFences := make([]fence, len(items))
 	pos := make(map[string]int, len(qkeys))
 	for i, k := range qkeys {
 		pos[k] = i
 	}
 	for i := range items {
-		keys[i] = items[i].Key
 		itemFences[i] = fcs[pos[items[i].Key]]
 	}
-	fenced := c.fences.writeManyIfCurrent(keys, itemFences, func(current []int) {
+	fenced := c.fences.writeManyIfCurrent(itemFences, func(current []int) {
 		for li := 0; li < src; li++ {
 			l := &c.layers[li]
 			batch := make([]Item, 0, len(current))
@@ -222,7 +220,6 @@ func (v *View[T]) fetchMany(ctx context.Context, keys, qkeys []string, pending [
 		return nil, err
 	}
 	now := c.clock.NowNano()
-	var itemKeys []string
 	var itemFences []fence
 	perLayer := make([][]Item, len(c.layers))
 	for _, i := range pending {
@@ -237,16 +234,15 @@ func (v *View[T]) fetchMany(ctx context.Context, keys, qkeys []string, pending [
 		for li := range perLayer {
 			perLayer[li] = append(perLayer[li], Item{Key: qkeys[i], Entry: entries[li]})
 		}
-		itemKeys = append(itemKeys, qkeys[i])
 		itemFences = append(itemFences, fcs[i])
 	}
-	if len(itemKeys) == 0 {
+	if len(itemFences) == 0 {
 		return got, nil
 	}
 	wctx := context.WithoutCancel(ctx)
 	// A layer that fails to store a fetched value is counted and reported by
 	// writeManyLayers; the callers still get the values.
-	fenced := c.fences.writeManyIfCurrent(itemKeys, itemFences, func(current []int) {
+	fenced := c.fences.writeManyIfCurrent(itemFences, func(current []int) {
 		_ = c.writeManyLayers(wctx, perLayer, current)
 	})
 	c.metrics.fencedWrites.add(uint64(fenced))
