@@ -43,6 +43,12 @@ GOLANGCI_LINT := $(TOOLS_BIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
 
 COVERPROFILE ?= cover.out
 
+## The Helm chart that helm-sync, helm-lint and helm-test work on.
+HELM_CHART ?= charts/layercache
+
+## envtest: how long the test control plane (kube-apiserver, etcd) may take to start on a slow machine.
+ENVTEST_START_TIMEOUT ?= 120s
+
 # Tests use this Redis instead of starting their own redis-server when set.
 LAYERCACHE_TEST_REDIS_URL ?=
 
@@ -59,7 +65,7 @@ help: ## Show this help.
 		/^##@/ { printf "\n%s\n", substr($$0, 5) }' $(MAKEFILE_LIST)
 	@printf '\nVariables (current value)\n'
 	@printf '  %-26s %s\n' \
-		PKGS '$(PKGS)' FMT_DIRS '$(FMT_DIRS)' \
+		PKGS '$(PKGS)' FMT_DIRS '$(FMT_DIRS)' ENVTEST_START_TIMEOUT '$(ENVTEST_START_TIMEOUT)' \
 		GOTEST_FLAGS '$(GOTEST_FLAGS)' \
 		BENCH '$(BENCH)' PKG '$(PKG)' BENCH_CPU '$(BENCH_CPU)' BENCH_COUNT '$(BENCH_COUNT)' BENCHTIME '$(BENCHTIME)' \
 		FUZZTIME '$(FUZZTIME)' FUZZ_PKGS '$(FUZZ_PKGS)' FUZZ '$(FUZZ)' \
@@ -70,8 +76,10 @@ help: ## Show this help.
 ##@ Test
 
 .PHONY: test
-test: redis vet fmt-check ## What CI runs: install redis-server if missing, vet, gofmt check, go test -race (root and nested modules).
-	$(GO) test $(GOTEST_FLAGS) $(PKGS)
+test: redis vet fmt-check ## What CI runs: install redis-server and build envtest binaries if missing, vet, gofmt check, go test -race (root and nested modules).
+	assets="$$(bash hack/envtest-bins.sh)"; \
+	KUBEBUILDER_ASSETS="$$assets" KUBEBUILDER_CONTROLPLANE_START_TIMEOUT=$(ENVTEST_START_TIMEOUT) \
+		$(GO) test $(GOTEST_FLAGS) $(PKGS)
 	GO='$(GO)' GOTEST_FLAGS='$(GOTEST_FLAGS)' bash hack/test-modules.sh $(MODULE_DIRS)
 
 .PHONY: test-modules
@@ -84,7 +92,9 @@ redis: ## Install Debian's redis-server if it is not on PATH.
 
 .PHONY: cover
 cover: redis ## Run the tests with coverage; writes COVERPROFILE and prints the total.
-	$(GO) test $(GOTEST_FLAGS) -covermode=atomic -coverprofile=$(COVERPROFILE) $(PKGS)
+	assets="$$(bash hack/envtest-bins.sh)"; \
+	KUBEBUILDER_ASSETS="$$assets" KUBEBUILDER_CONTROLPLANE_START_TIMEOUT=$(ENVTEST_START_TIMEOUT) \
+		$(GO) test $(GOTEST_FLAGS) -covermode=atomic -coverprofile=$(COVERPROFILE) $(PKGS)
 	$(GO) tool cover -func=$(COVERPROFILE) | tail -n 1
 
 .PHONY: bench
@@ -136,8 +146,58 @@ tidy-check: ## Fail if `go mod tidy` would change go.mod or go.sum.
 	fi; \
 	echo "go mod tidy: ok"
 
+##@ Kubernetes
+
+.PHONY: envtest-bins
+envtest-bins: ## Build kube-apiserver and etcd for envtest from the Go module proxy if missing; print their directory.
+	bash hack/envtest-bins.sh
+
+.PHONY: manifests
+manifests: ## Generate the CRDs, RBAC and webhook manifests under config/ with controller-gen, and copy them into the Helm chart.
+	cg="$$(bash hack/tools-bins.sh controller-gen)"; \
+	"$$cg" crd paths=./api/... output:crd:artifacts:config=config/crd/bases; \
+	"$$cg" rbac:roleName=manager-role paths=./internal/... output:rbac:artifacts:config=config/rbac; \
+	"$$cg" webhook paths=./internal/webhook/... output:webhook:artifacts:config=config/webhook; \
+	bash hack/helm-sync.sh $(HELM_CHART)
+
+.PHONY: generate
+generate: ## Generate the DeepCopy methods of api/ with controller-gen.
+	cg="$$(bash hack/tools-bins.sh controller-gen)"; \
+	"$$cg" object:headerFile=hack/boilerplate.go.txt paths=./api/...
+
+.PHONY: generate-check
+generate-check: ## Fail if the generated code, manifests or chart files are stale.
+	$(MAKE) --no-print-directory generate manifests
+	@if ! git diff --quiet -- api config charts || [ -n "$$(git ls-files --others --exclude-standard -- api config charts)" ]; then \
+		git --no-pager diff --stat -- api config charts >&2; git ls-files --others --exclude-standard -- api config charts >&2; \
+		echo "generated files are stale: run 'make generate manifests' and commit the result" >&2; exit 1; \
+	fi; \
+	echo "generated files: ok"
+
+.PHONY: helm-sync
+helm-sync: ## Copy the generated CRDs and RBAC rules into the Helm chart.
+	bash hack/helm-sync.sh $(HELM_CHART)
+
+.PHONY: helm-lint
+helm-lint: ## helm lint --strict the chart: defaults, every feature on, CRDs and webhook off.
+	helm="$$(bash hack/tools-bins.sh helm)"; \
+	"$$helm" lint --strict $(HELM_CHART); \
+	"$$helm" lint --strict $(HELM_CHART) --set webhook.certManager.enabled=true --set networkPolicy.enabled=true \
+		--set serviceMonitor.enabled=true --set grafanaDashboard.enabled=true; \
+	"$$helm" lint --strict $(HELM_CHART) --set crds.install=false --set webhook.enabled=false
+
+.PHONY: helm-test
+helm-test: ## Chart tests (test/chart): lint, render matrix, values schema, helm-sync drift.
+	HELM="$$(bash hack/tools-bins.sh helm)" $(GO) test -count=1 ./test/chart/
+
+.PHONY: run
+run: ## Run the operator against the current kubeconfig, talking plain HTTP to agents (development).
+	$(GO) run ./cmd/manager --agent-insecure --metrics-bind-address=0
+
+##@ Verify
+
 .PHONY: verify
-verify: tidy-check fmt-check ## Fail if go mod tidy or gofmt would change the tree (changes nothing).
+verify: tidy-check fmt-check generate-check ## Fail if go mod tidy, gofmt or the generators would change the tree.
 
 ##@ Build
 

@@ -37,8 +37,12 @@ func main() {
 	}
 }
 
-// run parses args, then serves until ctx ends.
+// run parses args, then serves until ctx ends; `agent inject ...` runs
+// the manual injector instead.
 func run(ctx context.Context, args []string, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "inject" {
+		return runInject(args[1:], os.Stdin, os.Stdout, stderr)
+	}
 	cfg, err := parseFlags(args, stderr)
 	if err != nil {
 		return err

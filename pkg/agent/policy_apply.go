@@ -39,7 +39,7 @@ func (a *Agent) applyPolicy(ctx context.Context, p agentapi.Policy) (agentapi.Po
 		cur.generation.Store(gen)
 		return agentapi.PolicyResult{Generation: gen, Hash: hash}, nil
 	}
-	if cur != nil && p.Generation < cur.generation.Load() {
+	if cur != nil && p.UID == cur.policy.UID && p.Generation < cur.generation.Load() {
 		return agentapi.PolicyResult{}, a.reject(p, agentapi.CodeStaleGeneration,
 			fmt.Sprintf("generation %d is older than the applied generation %d; the applied policy is kept",
 				p.Generation, cur.generation.Load()))

@@ -156,3 +156,23 @@ func TestBootstrapFile(t *testing.T) {
 		}
 	}
 }
+
+func TestPolicyOfARecreatedCachePolicyAppliesDespiteALowerGeneration(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	r := startAgent(t, agent.Options{})
+	old := agentapi.Policy{UID: "uid-1", Generation: 7, Name: "shop/users"}
+	if _, err := r.admin.ApplyPolicy(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	recreated := agentapi.Policy{UID: "uid-2", Generation: 1, Name: "shop/users",
+		Freshness: agentapi.Freshness{TTL: agentapi.Duration(time.Minute)}}
+	res, err := r.admin.ApplyPolicy(ctx, recreated)
+	if err != nil || !res.Changed || res.Generation != 1 {
+		t.Fatalf("ApplyPolicy(new uid, generation 1) = %+v, %v; want it applied", res, err)
+	}
+	stale := agentapi.Policy{UID: "uid-2", Generation: 0, Name: "shop/users"}
+	if _, err := r.admin.ApplyPolicy(ctx, stale); agentclient.CodeOf(err) != agentapi.CodeStaleGeneration {
+		t.Fatalf("ApplyPolicy(same uid, older generation) = %v; want StaleGeneration", err)
+	}
+}

@@ -18,6 +18,10 @@ type Policy struct {
 	// the content. Applying a policy whose hash is the applied one changes
 	// nothing.
 	Hash string `json:"hash,omitempty"`
+	// uid is the CachePolicy's metadata.uid. Generations are compared
+	// only between policies of the same uid: a deleted and re-created
+	// CachePolicy starts again at generation 1 and must still apply.
+	UID string `json:"uid,omitempty"`
 	// name says where the policy comes from ("namespace/name" of the
 	// CachePolicy); informational, reported in Status.
 	Name string `json:"name,omitempty"`

@@ -1,0 +1,9 @@
+//go:build tools
+
+// Package tools pins kube-apiserver for the envtest control plane that
+// hack/envtest-bins.sh builds; nothing imports this module.
+package tools
+
+import (
+	_ "k8s.io/kubernetes/cmd/kube-apiserver"
+)

@@ -1,0 +1,58 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/layercache/layercache/api/v1alpha1"
+	"github.com/layercache/layercache/pkg/agent"
+	"github.com/layercache/layercache/pkg/agent/agentclient"
+)
+
+// A pod that joins after an invalidation ran (or comes back with a disk
+// tier written before it) is caught up by the policy: the invalidation is
+// replayed to it, and entries it selects disappear from the late agent.
+func TestPolicyReplaysMissedInvalidationsToALateAgent(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	ns := newNamespace(t)
+	startFleet(t, ns, "shop", 1, agent.Options{})
+	startOperator(t, ns, Options{})
+	mustCreate(t, newPolicy(ns, "shop", "shop", nil))
+	waitPolicyCondition(t, ns, "shop", v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonAllAgentsSynced)
+	mustCreate(t, newInvalidation(ns, "sale-over", "shop", func(s *v1alpha1.CacheInvalidationSpec) {
+		s.Target = v1alpha1.InvalidationTarget{Tags: &v1alpha1.TagTarget{Values: []string{"sale"}}}
+	}))
+	waitFinished(t, ns, "sale-over", v1alpha1.ConditionComplete, v1alpha1.ReasonCompleted)
+
+	late := startAgent(t, agent.Options{})
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(late.data.Set(ctx, "price:1", []byte(`"9.99"`), agentclient.SetOptions{Tags: []string{"sale"}}))
+	must(late.data.Set(ctx, "price:2", []byte(`"19.99"`), agentclient.SetOptions{Tags: []string{"regular"}}))
+	createPod(t, ns, "shop-late", map[string]string{"app": "shop"}, late.adminPort)
+
+	eventually(t, "the late agent caught up", func() error {
+		st, err := late.admin.Status(ctx)
+		if err != nil {
+			return err
+		}
+		if st.LastInvalidationSeq != 1 {
+			return fmt.Errorf("late agent watermark %d, want 1", st.LastInvalidationSeq)
+		}
+		return nil
+	})
+	if _, err := late.data.Get(ctx, "price:1"); !agentclient.IsNotFound(err) {
+		t.Fatalf("Get(price:1, tagged sale) after catch-up = %v; want not found", err)
+	}
+	if _, err := late.data.Get(ctx, "price:2"); err != nil {
+		t.Fatalf("Get(price:2, untagged) after catch-up = %v; want it kept", err)
+	}
+}
