@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
+	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/layercache/layercache/api/v1alpha1"
@@ -33,6 +34,9 @@ type CachePolicyReconciler struct {
 	client.Client
 	Recorder events.EventRecorder
 	Options  Options
+
+	// metrics exports agent counts; SetupWithManager sets it.
+	metrics *policyMetrics
 }
 
 // +kubebuilder:rbac:groups=cache.layercache.io,resources=cachepolicies,verbs=get;list;watch;update;patch
@@ -45,6 +49,9 @@ type CachePolicyReconciler struct {
 func (r *CachePolicyReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	var policy v1alpha1.CachePolicy
 	if err := r.Get(ctx, req.NamespacedName, &policy); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.metrics.forget(req.Namespace, req.Name)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if paused(&policy) {
@@ -89,6 +96,7 @@ func (r *CachePolicyReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	r.catchUp(ctx, &policy, agents)
 	r.rollOut(ctx, &policy, compiled, agents)
 	aggregate(&policy, agents)
+	r.metrics.observe(&policy)
 
 	if err := r.writeStatus(ctx, &policy, before); err != nil {
 		return ctrl.Result{}, err
@@ -168,6 +176,11 @@ func (r *CachePolicyReconciler) announce(policy *v1alpha1.CachePolicy, before *v
 // SetupWithManager watches policies, the pods they select and the
 // ConfigMaps they read warming keys from.
 func (r *CachePolicyReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	m, err := newPolicyMetrics(crmetrics.Registry)
+	if err != nil {
+		return err
+	}
+	r.metrics = m
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.CachePolicy{}).
 		Owns(&corev1.ConfigMap{}).

@@ -917,7 +917,8 @@ func TestGrafanaDashboard(t *testing.T) {
 
 // exported lists the metric families of the operator and the agent:
 // promcache's, read from its descriptors, and the ones the operator
-// (internal/controller/metrics.go) and agent (pkg/agent/metrics.go)
+// (internal/controller/metrics.go, cachepolicy_metrics.go) and agent
+// (pkg/agent/metrics.go)
 // register, each checked against its source file so that a rename fails
 // here.
 func exported(t *testing.T) []string {
@@ -940,6 +941,7 @@ func exported(t *testing.T) []string {
 	}{
 		{"internal/controller/metrics.go", "layercache_operator_", []string{
 			"invalidation_duration_seconds", "invalidations_finished_total", "invalidation_agent_errors_total"}},
+		{"internal/controller/cachepolicy_metrics.go", "layercache_operator_", []string{"agents"}},
 		{"pkg/agent/metrics.go", "layercache_agent_", []string{
 			"ready", "policy_generation", "last_invalidation_seq", "policy_rejected", "warming_keys",
 			"warming_done_keys", "warming_failed_keys", "breakers_open", "shared_tag_index_errors_total"}},
