@@ -408,7 +408,6 @@ func TestSnapshotWaitsFiveMinutesThenFails(t *testing.T) {
 
 func TestSnapshotValidationRejectsBadSpecs(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
 	ns := newNamespace(t)
 	tests := []struct {
 		name string
@@ -430,15 +429,7 @@ func TestSnapshotValidationRejectsBadSpecs(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			s := newSnapshot(ns, "", "web", tt.mod)
-			s.GenerateName = "bad-"
-			err := k8s.Create(ctx, s)
-			if err == nil {
-				t.Fatalf("the API server accepted %s", tt.name)
-			}
-			if !strings.Contains(err.Error(), tt.want) {
-				t.Fatalf("error %q does not mention %q", err, tt.want)
-			}
+			mustBeRejected(t, newSnapshot(ns, "", "web", tt.mod), tt.name, tt.want)
 		})
 	}
 }

@@ -4,11 +4,13 @@ import (
 	"context"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/layercache/layercache/api/v1alpha1"
 	"github.com/layercache/layercache/pkg/agent"
@@ -116,4 +118,19 @@ func startFleet(t *testing.T, ns, app string, n int, opts agent.Options) *fleet 
 		f.agents[name] = a
 	}
 	return f
+}
+
+// mustBeRejected creates obj (with a generated name) and fails unless the
+// API server refuses it with an error that mentions want.
+func mustBeRejected(t *testing.T, obj client.Object, what, want string) {
+	t.Helper()
+	obj.SetName("")
+	obj.SetGenerateName("bad-")
+	err := k8s.Create(context.Background(), obj)
+	if err == nil {
+		t.Fatalf("the API server accepted %s", what)
+	}
+	if !strings.Contains(err.Error(), want) {
+		t.Fatalf("error %q does not mention %q", err, want)
+	}
 }
