@@ -206,7 +206,12 @@ build: ## Build every package.
 	$(GO) build $(PKGS)
 
 .PHONY: demo
-demo: ## Run the quickstart example.
+demo: redis ## Start a local control plane (kube-apiserver, etcd, the chart, the manager, two agents, Redis) and print what to try; Ctrl-C stops it.
+	assets="$$(bash hack/envtest-bins.sh)"; \
+	KUBEBUILDER_ASSETS="$$assets" KUBEBUILDER_CONTROLPLANE_START_TIMEOUT=$(ENVTEST_START_TIMEOUT) $(GO) run ./test/e2e/demo
+
+.PHONY: demo-engine
+demo-engine: ## Run the engine quickstart example (memory + disk, no Kubernetes).
 	$(GO) run ./examples/quickstart
 
 .PHONY: clean

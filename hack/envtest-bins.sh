@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # envtest-bins.sh prints the directory holding kube-apiserver and etcd for
-# controller-runtime's envtest (KUBEBUILDER_ASSETS), building them first when
-# they are missing.
+# controller-runtime's envtest (KUBEBUILDER_ASSETS), and kubectl for the
+# end-to-end tests (test/e2e), building them first when they are missing.
 #
 # Usage: KUBEBUILDER_ASSETS="$(hack/envtest-bins.sh)" go test ./...
 #
@@ -34,7 +34,7 @@ dir="${LAYERCACHE_CACHE:-$HOME/.cache/layercache}/k8s/${k8s#v}"
 # without -q reads all of it: an early exit could SIGPIPE etcd and fail the
 # pipeline under pipefail).
 etcd_ok() { [ -x "$dir/etcd" ] && "$dir/etcd" --version 2>/dev/null | grep -x "etcd Version: ${etcd#v}" >/dev/null; }
-if [ -x "$dir/kube-apiserver" ] && etcd_ok; then
+if [ -x "$dir/kube-apiserver" ] && [ -x "$dir/kubectl" ] && etcd_ok; then
 	echo "$dir"
 	exit 0
 fi
@@ -58,14 +58,70 @@ build() {
 if ! etcd_ok; then
 	build etcd etcd go.etcd.io/etcd/server/v3 ""
 fi
+# Stamp the version the way Kubernetes' own build does; otherwise the
+# binaries report v0.0.0-master.
+minor="${k8s#v1.}"
+vflags=""
+for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+	vflags+=" -X $p.gitVersion=$k8s -X $p.gitMajor=1 -X $p.gitMinor=${minor%%.*} -X $p.gitTreeState=clean"
+done
 if [ ! -x "$dir/kube-apiserver" ]; then
-	# Stamp the version the way Kubernetes' own build does; otherwise the
-	# binary reports v0.0.0-master.
-	minor="${k8s#v1.}"
-	vflags=""
-	for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-		vflags+=" -X $p.gitVersion=$k8s -X $p.gitMajor=1 -X $p.gitMinor=${minor%%.*} -X $p.gitTreeState=clean"
-	done
 	build kube-apiserver apiserver k8s.io/kubernetes/cmd/kube-apiserver "$vflags"
+fi
+# kubectl comes from the same tool module (tools.go pins it), so it matches
+# the API server's version; the end-to-end tests use it as a user would.
+if [ ! -x "$dir/kubectl" ]; then
+	build kubectl apiserver k8s.io/kubernetes/cmd/kubectl "$vflags"
+fi
+echo "$dir"
+	exit 0
+fi
+
+mkdir -p "$dir"
+tmp="$(mktemp -d "$dir/.build.XXXXXX")"
+trap 'rm -rf "$tmp"' EXIT
+
+# build NAME MODULE PACKAGE LDFLAGS: the binary is built in $tmp (same file
+# system) and renamed into place, so an interrupted build never leaves a
+# half-written binary under the final name.
+build() {
+	log "building $1 from $src/$2 (takes minutes, once)"
+	local start=$SECONDS
+	(cd "$src/$2" && GOWORK=off GOFLAGS= CGO_ENABLED=0 "$go_cmd" build \
+		-mod=readonly -trimpath -buildvcs=false -ldflags="-s -w $4" -o "$tmp/$1" "$3")
+	mv -f "$tmp/$1" "$dir/$1"
+	log "built $dir/$1 in $((SECONDS - start))s"
+}
+
+if ! etcd_ok; then
+	build etcd etcd go.etcd.io/etcd/server/v3 ""
+fi
+# Stamp the version the way Kubernetes' own build does; otherwise the
+# binaries report v0.0.0-master.
+minor="${k8s#v1.}"
+vflags=""
+for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+	vflags+=" -X $p.gitVersion=$k8s -X $p.gitMajor=1 -X $p.gitMinor=${minor%%.*} -X $p.gitTreeState=clean"
+done
+if [ ! -x "$dir/kube-apiserver" ]; then
+	build kube-apiserver apiserver k8s.io/kubernetes/cmd/kube-apiserver "$vflags"
+fi
+# kubectl comes from the same tool module (its staging module k8s.io/kubectl
+# is replaced there), so it matches the API server's version. That module's
+# go.sum only covers kube-apiserver's packages, so kubectl is built from a
+# copy of it in which the go command may add the missing go.sum entries
+# (-mod=mod, checked against the checksum database as usual); the versions
+# are the ones k8s.io/kubernetes requires, nothing is upgraded. Once
+# tools.go imports k8s.io/kubernetes/cmd/kubectl and update.sh has been
+# rerun, the copy is no longer needed.
+if [ ! -x "$dir/kubectl" ]; then
+	log "building kubectl from a copy of $src/apiserver (takes minutes, once)"
+	start=$SECONDS
+	mkdir -p "$tmp/kubectl-mod"
+	cp "$src/apiserver/go.mod" "$src/apiserver/go.sum" "$tmp/kubectl-mod/"
+	(cd "$tmp/kubectl-mod" && GOWORK=off GOFLAGS= CGO_ENABLED=0 "$go_cmd" build \
+		-mod=mod -trimpath -buildvcs=false -ldflags="-s -w $vflags" -o "$tmp/kubectl" k8s.io/kubernetes/cmd/kubectl)
+	mv -f "$tmp/kubectl" "$dir/kubectl"
+	log "built $dir/kubectl in $((SECONDS - start))s"
 fi
 echo "$dir"
