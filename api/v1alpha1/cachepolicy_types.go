@@ -267,7 +267,7 @@ type OriginSpec struct {
 
 // WarmingSpec lists keys to load ahead of demand.
 //
-// +kubebuilder:validation:XValidation:rule="(has(self.keys) && size(self.keys) > 0) || has(self.keysFrom)",message="warming needs keys or keysFrom"
+// +kubebuilder:validation:XValidation:rule="(has(self.keys) && size(self.keys) > 0) || has(self.keysFrom) || has(self.fromSnapshot)",message="warming needs keys, keysFrom or fromSnapshot"
 type WarmingSpec struct {
 	// keys are loaded through their origins (each must match one).
 	// +optional
@@ -279,6 +279,13 @@ type WarmingSpec struct {
 	// 10000 in all). Blank lines and lines starting with # are skipped.
 	// +optional
 	KeysFrom *ConfigMapKeyRef `json:"keysFrom,omitempty"`
+	// fromSnapshot names a complete CacheSnapshot of this policy that
+	// agents starting with empty local tiers load first. Its file must be
+	// reachable at the same path from their pods (a shared volume mounted at
+	// spec.snapshots.path). Invalidations newer than the snapshot are
+	// replayed to them, so purged entries do not come back.
+	// +optional
+	FromSnapshot *LocalObjectReference `json:"fromSnapshot,omitempty"`
 	// concurrency is how many keys load at once. Defaults to 4.
 	// +optional
 	// +kubebuilder:validation:Minimum=1

@@ -8,6 +8,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
@@ -111,7 +112,18 @@ func (r *CachePolicyReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 
 // compile reads the warming key list, if any, and compiles the policy.
 func (r *CachePolicyReconciler) compile(ctx context.Context, policy *v1alpha1.CachePolicy) (agentapi.Policy, error) {
-	var warmKeys []string
+	var in policycompile.Inputs
+	if w := policy.Spec.Warming; w != nil && w.FromSnapshot != nil {
+		var snap v1alpha1.CacheSnapshot
+		key := types.NamespacedName{Namespace: policy.Namespace, Name: w.FromSnapshot.Name}
+		if err := r.Get(ctx, key, &snap); err != nil {
+			return agentapi.Policy{}, fmt.Errorf("spec.warming.fromSnapshot: CacheSnapshot %s: %w", w.FromSnapshot.Name, err)
+		}
+		if !meta.IsStatusConditionTrue(snap.Status.Conditions, v1alpha1.ConditionComplete) || snap.Status.Path == "" {
+			return agentapi.Policy{}, fmt.Errorf("spec.warming.fromSnapshot: CacheSnapshot %s is not complete", w.FromSnapshot.Name)
+		}
+		in.SnapshotPath = snap.Status.Path
+	}
 	if w := policy.Spec.Warming; w != nil && w.KeysFrom != nil {
 		var cm corev1.ConfigMap
 		key := types.NamespacedName{Namespace: policy.Namespace, Name: w.KeysFrom.Name}
@@ -122,9 +134,9 @@ func (r *CachePolicyReconciler) compile(ctx context.Context, policy *v1alpha1.Ca
 		if !ok {
 			return agentapi.Policy{}, fmt.Errorf("spec.warming.keysFrom: ConfigMap %s has no key %q", w.KeysFrom.Name, w.KeysFrom.Key)
 		}
-		warmKeys = policycompile.ParseKeyList(text)
+		in.WarmKeys = policycompile.ParseKeyList(text)
 	}
-	return policycompile.Compile(policy, warmKeys)
+	return policycompile.Compile(policy, in)
 }
 
 // stalled records a spec the agents cannot be given.
@@ -186,6 +198,7 @@ func (r *CachePolicyReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Owns(&corev1.ConfigMap{}).
 		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(r.policiesForPod)).
 		Watches(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(r.policiesForConfigMap)).
+		Watches(&v1alpha1.CacheSnapshot{}, handler.EnqueueRequestsFromMapFunc(r.policiesForSnapshot)).
 		Named("cachepolicy").
 		Complete(r)
 }
@@ -215,6 +228,20 @@ func (r *CachePolicyReconciler) policiesForConfigMap(ctx context.Context, obj cl
 	var reqs []reconcile.Request
 	for _, p := range list.Items {
 		if w := p.Spec.Warming; w != nil && w.KeysFrom != nil && w.KeysFrom.Name == obj.GetName() {
+			reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: p.Namespace, Name: p.Name}})
+		}
+	}
+	return reqs
+}
+
+func (r *CachePolicyReconciler) policiesForSnapshot(ctx context.Context, obj client.Object) []reconcile.Request {
+	var list v1alpha1.CachePolicyList
+	if err := r.List(ctx, &list, client.InNamespace(obj.GetNamespace())); err != nil {
+		return nil
+	}
+	var reqs []reconcile.Request
+	for _, p := range list.Items {
+		if w := p.Spec.Warming; w != nil && w.FromSnapshot != nil && w.FromSnapshot.Name == obj.GetName() {
 			reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: p.Namespace, Name: p.Name}})
 		}
 	}

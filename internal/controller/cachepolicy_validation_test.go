@@ -42,7 +42,7 @@ func TestCachePolicyValidationRejectsBadSpecs(t *testing.T) {
 		}, "failureRatioPercent"},
 		{"warming without keys", func(s *v1alpha1.CachePolicySpec) {
 			s.Warming = &v1alpha1.WarmingSpec{Concurrency: 2}
-		}, "warming needs keys or keysFrom"},
+		}, "warming needs keys, keysFrom or fromSnapshot"},
 		{"a TTL that is not a duration", func(s *v1alpha1.CachePolicySpec) {
 			s.Freshness = &v1alpha1.FreshnessSpec{TTL: "five minutes"}
 		}, "spec.freshness.ttl"},

@@ -28,10 +28,18 @@ const (
 	SecretsPath = "/var/run/layercache/secrets"
 )
 
-// Compile returns the agent policy for cp, generation and hash set.
-// warmKeys are the keys read from spec.warming.keysFrom (nil when unset).
-// An error names the field to fix.
-func Compile(cp *v1alpha1.CachePolicy, warmKeys []string) (agentapi.Policy, error) {
+// Inputs is what Compile needs from the cluster besides the policy.
+type Inputs struct {
+	// WarmKeys are the keys read from spec.warming.keysFrom.
+	WarmKeys []string
+	// SnapshotPath is the file of the CacheSnapshot named by
+	// spec.warming.fromSnapshot.
+	SnapshotPath string
+}
+
+// Compile returns the agent policy for cp, generation and hash set. An
+// error names the field to fix.
+func Compile(cp *v1alpha1.CachePolicy, in Inputs) (agentapi.Policy, error) {
 	s := &cp.Spec
 	p := agentapi.Policy{Generation: cp.Generation, UID: string(cp.UID), Name: cp.Namespace + "/" + cp.Name}
 	var errs []error
@@ -100,7 +108,8 @@ func Compile(cp *v1alpha1.CachePolicy, warmKeys []string) (agentapi.Policy, erro
 	}
 	if w := s.Warming; w != nil {
 		p.Warming = agentapi.Warming{
-			Keys:          append(append([]string(nil), w.Keys...), warmKeys...),
+			Keys:          append(append([]string(nil), w.Keys...), in.WarmKeys...),
+			Snapshot:      in.SnapshotPath,
 			Concurrency:   int(w.Concurrency),
 			ReadinessGate: w.BlockReadiness,
 			Timeout:       agentapi.Duration(int64(w.TimeoutSeconds) * 1e9),

@@ -38,7 +38,7 @@ func TestCompileMapsEveryField(t *testing.T) {
 		s.Warming = &v1alpha1.WarmingSpec{Keys: []string{"product:1"}, TimeoutSeconds: 30}
 		s.Snapshots = &v1alpha1.SnapshotPolicy{}
 	})
-	p, err := policycompile.Compile(cp, []string{"product:2"})
+	p, err := policycompile.Compile(cp, policycompile.Inputs{WarmKeys: []string{"product:2"}, SnapshotPath: "/snapshots/x.lcs"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,21 +60,21 @@ func TestCompileMapsEveryField(t *testing.T) {
 		t.Fatalf("freshness: %+v", p.Freshness)
 	case !slices.Equal(p.Warming.Keys, []string{"product:1", "product:2"}) || p.Warming.Timeout.Std() != 30*time.Second:
 		t.Fatalf("warming: %+v", p.Warming)
-	case p.Snapshots.Dir != policycompile.DefaultSnapshotPath:
+	case p.Snapshots.Dir != policycompile.DefaultSnapshotPath || p.Warming.Snapshot != "/snapshots/x.lcs":
 		t.Fatalf("snapshots: %+v", p.Snapshots)
 	}
 }
 
 func TestCompileHashFollowsContentNotGeneration(t *testing.T) {
 	t.Parallel()
-	a, err := policycompile.Compile(policy(func(s *v1alpha1.CachePolicySpec) { s.Freshness = &v1alpha1.FreshnessSpec{TTL: "5m"} }), nil)
+	a, err := policycompile.Compile(policy(func(s *v1alpha1.CachePolicySpec) { s.Freshness = &v1alpha1.FreshnessSpec{TTL: "5m"} }), policycompile.Inputs{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	later := policy(func(s *v1alpha1.CachePolicySpec) { s.Freshness = &v1alpha1.FreshnessSpec{TTL: "5m"} })
 	later.Generation = 9
-	b, _ := policycompile.Compile(later, nil)
-	c, _ := policycompile.Compile(policy(func(s *v1alpha1.CachePolicySpec) { s.Freshness = &v1alpha1.FreshnessSpec{TTL: "6m"} }), nil)
+	b, _ := policycompile.Compile(later, policycompile.Inputs{})
+	c, _ := policycompile.Compile(policy(func(s *v1alpha1.CachePolicySpec) { s.Freshness = &v1alpha1.FreshnessSpec{TTL: "6m"} }), policycompile.Inputs{})
 	if a.Hash != b.Hash || a.Hash == c.Hash {
 		t.Fatalf("hashes: same content %s / %s, other TTL %s; want equal, then different", a.Hash, b.Hash, c.Hash)
 	}
@@ -97,7 +97,7 @@ func TestCompileRefusesWhatAgentsWouldRefuse(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			if _, err := policycompile.Compile(policy(tt.mod), tt.warm); err == nil || !strings.Contains(err.Error(), tt.want) {
+			if _, err := policycompile.Compile(policy(tt.mod), policycompile.Inputs{WarmKeys: tt.warm}); err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("Compile = %v, want an error mentioning %q", err, tt.want)
 			}
 		})

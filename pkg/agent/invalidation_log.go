@@ -149,3 +149,27 @@ func readState(dir string) (agentState, error) {
 	}
 	return s, nil
 }
+
+// restoredSnapshot records that the local tiers, empty until now, were
+// loaded from a snapshot that includes every invalidation up to w: they
+// are exactly as current as w. It reports false, changing nothing, when the
+// local tiers were not known to be empty (a disk tier with records, or an
+// invalidation already applied): a snapshot mixed into them would make the
+// watermark say more than it knows.
+func (l *invalidationLog) restoredSnapshot(w int64) (bool, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.bounded {
+		return false, nil
+	}
+	l.seq, l.bounded = w, true
+	return true, l.persist()
+}
+
+// localTiersEmpty reports whether nothing may be in the local tiers yet: no
+// disk records were adopted and no invalidation was applied.
+func (l *invalidationLog) localTiersEmpty() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return !l.bounded
+}

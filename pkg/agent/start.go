@@ -130,6 +130,9 @@ func (a *Agent) startRuntime(ctx context.Context) error {
 		return fmt.Errorf("agent: initial policy: %w", err)
 	}
 	rt.appliedAt = time.Now()
+	// Before anything is served or warmed: the snapshot is the base the
+	// warm-up and the operator's replays build on.
+	a.restoreSnapshot(ctx, rt)
 	a.install(rt)
 	return nil
 }

@@ -258,12 +258,18 @@ func (v *View[T]) fetchMany(ctx context.Context, keys, qkeys []string, pending [
 // writeManyLayers writes perLayer[li][j] for each j in only (nil: all),
 // slowest layer first.
 func (c *core) writeManyLayers(ctx context.Context, perLayer [][]Item, only []int) error {
+	return c.writeManyLayersTo(ctx, perLayer, only, nil)
+}
+
+// writeManyLayersTo is writeManyLayers restricted to the layers mask
+// selects (nil: every layer).
+func (c *core) writeManyLayersTo(ctx context.Context, perLayer [][]Item, only []int, mask []bool) error {
 	var errs []error
 	attempted := 0
 	now := c.clock.NowNano()
 	for li := len(c.layers) - 1; li >= 0; li-- {
 		l := &c.layers[li]
-		if c.degraded(l, now) {
+		if (mask != nil && !mask[li]) || c.degraded(l, now) {
 			continue
 		}
 		attempted++

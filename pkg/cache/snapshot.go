@@ -78,6 +78,11 @@ type RestoreOptions struct {
 	// before it is restored; returning true leaves it out — for example a
 	// key invalidated after the snapshot's watermark.
 	Skip func(key string) bool
+	// Layers names the layers written (LayerInfo.Name); the others are left
+	// alone, for example a shared Redis layer that other instances keep
+	// current, when a process warms its own tiers. Tags are recorded either
+	// way. default: every layer
+	Layers []string
 }
 
 func snapshotLimits(entries int, size int64) (int, int64, error) {
@@ -247,6 +252,10 @@ func (v *View[T]) Restore(ctx context.Context, r io.Reader, opts RestoreOptions)
 	if snap.codec != c.codec.Name() {
 		return RestoreInfo{}, fmt.Errorf("%w: written with codec %q, this stack uses %q", ErrSnapshot, snap.codec, c.codec.Name())
 	}
+	mask, err := c.layerMask(opts.Layers)
+	if err != nil {
+		return RestoreInfo{}, err
+	}
 	info := RestoreInfo{Watermark: snap.watermark, Checksum: snap.checksum}
 	now := c.clock.NowNano()
 	shift := now - snap.created
@@ -256,7 +265,7 @@ func (v *View[T]) Restore(ctx context.Context, r io.Reader, opts RestoreOptions)
 		if len(batch) == 0 {
 			return nil
 		}
-		err := v.restoreBatch(ctx, batch, batchEntries)
+		err := v.restoreBatch(ctx, batch, batchEntries, mask)
 		batch, batchEntries = batch[:0], batchEntries[:0]
 		return err
 	}
@@ -321,7 +330,7 @@ func (c *core) entriesFrom(e Entry, val any) []Entry {
 	return out
 }
 
-func (v *View[T]) restoreBatch(ctx context.Context, batch []KeyValue[T], entries [][]Entry) error {
+func (v *View[T]) restoreBatch(ctx context.Context, batch []KeyValue[T], entries [][]Entry, mask []bool) error {
 	c := v.s.c
 	perLayer := make([][]Item, len(c.layers))
 	qkeys := make([]string, len(batch))
@@ -336,11 +345,31 @@ func (v *View[T]) restoreBatch(ctx context.Context, batch []KeyValue[T], entries
 		}
 	}
 	var err error
-	c.fences.writeMany(qkeys, func() { err = c.writeManyLayers(ctx, perLayer, nil) })
+	c.fences.writeMany(qkeys, func() { err = c.writeManyLayersTo(ctx, perLayer, nil, mask) })
 	for _, k := range qkeys {
 		c.flight.Forget(k)
 	}
 	return err
+}
+
+// layerMask returns which layers names selects (nil: all of them), or an
+// error naming a layer the stack does not have.
+func (c *core) layerMask(names []string) ([]bool, error) {
+	if len(names) == 0 {
+		return nil, nil
+	}
+	mask := make([]bool, len(c.layers))
+next:
+	for _, n := range names {
+		for i := range c.layers {
+			if c.layers[i].info.Name == n {
+				mask[i] = true
+				continue next
+			}
+		}
+		return nil, fmt.Errorf("cache: restore: no layer named %q", n)
+	}
+	return mask, nil
 }
 
 type snapshotRecord struct {

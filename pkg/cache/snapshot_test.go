@@ -136,3 +136,33 @@ func FuzzRestore(f *testing.F) {
 		_, _ = v.Restore(context.Background(), bytes.NewReader(data), cache.RestoreOptions{MaxEntries: 100})
 	})
 }
+
+func TestRestoreWritesOnlyTheNamedLayersAndStillRecordsTags(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	src := newStack(t, cache.Options{TTL: time.Hour})
+	must(t, cache.Typed[user](src).Set(ctx, "u1", user{ID: 1}, cache.Tags("users")))
+	var buf bytes.Buffer
+	if _, err := src.Snapshot(ctx, &buf, cache.SnapshotOptions{}); err != nil {
+		t.Fatal(err)
+	}
+
+	local, shared := newMemory(t, "local", nil), newMemory(t, "shared", nil)
+	dst := newStack(t, cache.Options{}, local, shared)
+	dv := cache.Typed[user](dst)
+	if _, err := dv.Restore(ctx, bytes.NewReader(buf.Bytes()), cache.RestoreOptions{Layers: []string{"nope"}}); err == nil {
+		t.Fatal("Restore into a layer the stack does not have succeeded")
+	}
+	if _, err := dv.Restore(ctx, bytes.NewReader(buf.Bytes()), cache.RestoreOptions{Layers: []string{"local"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, _ := local.Get(ctx, "u1"); !ok {
+		t.Fatal("the named layer did not get the entry")
+	}
+	if _, ok, _ := shared.Get(ctx, "u1"); ok {
+		t.Fatal("a layer left out of RestoreOptions.Layers got the entry")
+	}
+	if n, _ := dst.InvalidateTag(ctx, "users"); n != 1 {
+		t.Fatalf("InvalidateTag(users) after a partial restore removed %d keys, want 1", n)
+	}
+}

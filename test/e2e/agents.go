@@ -37,7 +37,11 @@ type Agent struct {
 	Proc *Process
 	// Data is a client of its data API.
 	Data *agentclient.Data
-	bin  string
+	// Bootstrap, when set, is the policy file the agent starts with
+	// (--bootstrap-policy), as the injected sidecar reads it from the
+	// policy's bootstrap ConfigMap.
+	Bootstrap string
+	bin       string
 }
 
 // NewAgent describes an agent; nothing runs and nothing is created yet.
@@ -85,11 +89,15 @@ func (a *Agent) Start(ctx context.Context) error {
 		_ = l.Close()
 	}
 	hp := func(p int) string { return net.JoinHostPort(a.IP, strconv.Itoa(p)) }
-	p, err := StartProcess("agent "+a.Name, a.bin, []string{
+	args := []string{
 		"--data-addr=" + hp(agentapi.DataPort), "--admin-addr=" + hp(agentapi.AdminPort), "--probe-addr=" + hp(agentapi.ProbePort),
 		"--tls-cert=" + filepath.Join(a.Dir, corev1.TLSCertKey), "--tls-key=" + filepath.Join(a.Dir, corev1.TLSPrivateKeyKey),
 		"--client-ca=" + filepath.Join(a.Dir, "ca.crt"), "--client-uri=" + v1alpha1.OperatorURI,
-	}, filepath.Join(a.Dir, "agent.log"))
+	}
+	if a.Bootstrap != "" {
+		args = append(args, "--bootstrap-policy="+a.Bootstrap)
+	}
+	p, err := StartProcess("agent "+a.Name, a.bin, args, filepath.Join(a.Dir, "agent.log"))
 	if err != nil {
 		return err
 	}

@@ -176,6 +176,14 @@ type Warming struct {
 	// timeout bounds a warm-up; the gate opens when it passes (fail open).
 	// 0 means DefaultWarmingTimeout.
 	Timeout Duration `json:"timeout,omitempty"`
+	// snapshot is the absolute path of a snapshot file (written by POST
+	// PathSnapshot) loaded into this agent's local tiers when it starts
+	// with empty local tiers, before the keys are warmed. The agent's
+	// invalidation watermark becomes the snapshot's, so the operator
+	// replays the invalidations that came after it instead of letting
+	// the snapshot bring purged entries back. A missing or unreadable file
+	// is logged and skipped: the agent starts cold.
+	Snapshot string `json:"snapshot,omitempty"`
 }
 
 // Snapshots configures POST PathSnapshot.

@@ -171,6 +171,9 @@ func (p *Policy) validateWarming(f *fieldErrors, origins []*KeyPattern) {
 		f.add("warming.concurrency", "must be between 0 and %d, got %d", MaxWarmConcurrency, w.Concurrency)
 	}
 	f.nonNegative("warming.timeout", w.Timeout)
+	if w.Snapshot != "" {
+		f.check("warming.snapshot", absPath(w.Snapshot))
+	}
 }
 
 func matchesAny(patterns []*KeyPattern, key string) bool {
