@@ -221,27 +221,27 @@ func (r *CachePolicyReconciler) policiesForPod(ctx context.Context, obj client.O
 }
 
 func (r *CachePolicyReconciler) policiesForConfigMap(ctx context.Context, obj client.Object) []reconcile.Request {
-	var list v1alpha1.CachePolicyList
-	if err := r.List(ctx, &list, client.InNamespace(obj.GetNamespace())); err != nil {
-		return nil
-	}
-	var reqs []reconcile.Request
-	for _, p := range list.Items {
-		if w := p.Spec.Warming; w != nil && w.KeysFrom != nil && w.KeysFrom.Name == obj.GetName() {
-			reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: p.Namespace, Name: p.Name}})
-		}
-	}
-	return reqs
+	return r.policiesReferencing(ctx, obj, func(w *v1alpha1.WarmingSpec) bool {
+		return w.KeysFrom != nil && w.KeysFrom.Name == obj.GetName()
+	})
 }
 
 func (r *CachePolicyReconciler) policiesForSnapshot(ctx context.Context, obj client.Object) []reconcile.Request {
+	return r.policiesReferencing(ctx, obj, func(w *v1alpha1.WarmingSpec) bool {
+		return w.FromSnapshot != nil && w.FromSnapshot.Name == obj.GetName()
+	})
+}
+
+// policiesReferencing returns the policies of obj's namespace whose warming
+// refers to obj, as refers says.
+func (r *CachePolicyReconciler) policiesReferencing(ctx context.Context, obj client.Object, refers func(*v1alpha1.WarmingSpec) bool) []reconcile.Request {
 	var list v1alpha1.CachePolicyList
 	if err := r.List(ctx, &list, client.InNamespace(obj.GetNamespace())); err != nil {
 		return nil
 	}
 	var reqs []reconcile.Request
 	for _, p := range list.Items {
-		if w := p.Spec.Warming; w != nil && w.FromSnapshot != nil && w.FromSnapshot.Name == obj.GetName() {
+		if w := p.Spec.Warming; w != nil && refers(w) {
 			reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: p.Namespace, Name: p.Name}})
 		}
 	}

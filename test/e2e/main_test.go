@@ -144,7 +144,13 @@ func (f *fleet) startManager(t *testing.T) {
 // apply applies the e2e policy with the given TTL through kubectl.
 func (f *fleet) apply(t *testing.T, ttl string) {
 	t.Helper()
-	yaml := fmt.Sprintf(`apiVersion: cache.layercache.io/v1alpha1
+	kubectl(t, f.policyYAML(ttl, ""), "apply", "-n", f.ns, "-f", "-")
+}
+
+// policyYAML is the e2e policy (memory and Redis, TTL ttl) with extra,
+// more fields of its spec indented by two spaces, appended.
+func (f *fleet) policyYAML(ttl, extra string) string {
+	return fmt.Sprintf(`apiVersion: cache.layercache.io/v1alpha1
 kind: CachePolicy
 metadata:
   name: %s
@@ -161,8 +167,7 @@ spec:
       keyPrefix: %q
   freshness:
     ttl: %s
-`, policy, f.redis.Addr(), f.prefix, ttl)
-	kubectl(t, yaml, "apply", "-n", f.ns, "-f", "-")
+%s`, policy, f.redis.Addr(), f.prefix, ttl, extra)
 }
 
 // kubectl runs kubectl and fails the test if it fails.

@@ -19,28 +19,11 @@ import (
 // by the agents (a shared volume in a cluster) and, when from is set,
 // agents that start cold load that CacheSnapshot first.
 func (f *fleet) policyWithSnapshots(dir, from string) string {
-	warming := ""
+	extra := fmt.Sprintf("  snapshots:\n    path: %q\n", dir)
 	if from != "" {
-		warming = fmt.Sprintf("  warming:\n    fromSnapshot:\n      name: %s\n", from)
+		extra += fmt.Sprintf("  warming:\n    fromSnapshot:\n      name: %s\n", from)
 	}
-	return fmt.Sprintf(`apiVersion: cache.layercache.io/v1alpha1
-kind: CachePolicy
-metadata:
-  name: %s
-spec:
-  selector:
-    matchLabels:
-      app: e2e
-  layers:
-    redis:
-      enabled: true
-      address: %q
-      keyPrefix: %q
-  freshness:
-    ttl: 10m
-  snapshots:
-    path: %q
-%s`, policy, f.redis.Addr(), f.prefix, dir, warming)
+	return f.policyYAML("10m", extra)
 }
 
 // A snapshot restored by a new agent (warming from it) does not bring back
