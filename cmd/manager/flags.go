@@ -32,6 +32,8 @@ type config struct {
 	resync, agentTimeout    time.Duration
 	statusConcurrency       int
 	logLevel                slog.Level
+	// skipNameValidation is for tests only (no flag): see runConfig.
+	skipNameValidation bool
 }
 
 func parseFlags(args []string, stderr io.Writer) (*config, error) {

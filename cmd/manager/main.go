@@ -28,6 +28,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	ctrl "sigs.k8s.io/controller-runtime"
+	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
@@ -59,6 +60,11 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	return runConfig(ctx, cfg, stderr)
+}
+
+// runConfig reconciles with cfg until ctx ends.
+func runConfig(ctx context.Context, cfg *config, stderr io.Writer) error {
 	log := logr.FromSlogHandler(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.logLevel}))
 	ctrl.SetLogger(log)
 
@@ -92,6 +98,9 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		// waiting out the lease.
 		LeaderElectionReleaseOnCancel: true,
 		WebhookServer:                 cfg.webhookServer(src),
+		// Controller names are registered per process; tests that start
+		// the manager more than once in one process turn the check off.
+		Controller: ctrlconfig.Controller{SkipNameValidation: &cfg.skipNameValidation},
 	})
 	if err != nil {
 		return fmt.Errorf("new manager: %w", err)

@@ -166,12 +166,15 @@ func TestManagerWithItsOwnCAConfiguresAnAgentOverMutualTLS(t *testing.T) {
 	opNS, appNS := namespace(t), namespace(t)
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
-	go func() {
-		done <- run(runCtx, []string{
-			"--kubeconfig=" + kubeconfig, "--namespace=" + opNS, "--webhook=false",
-			"--metrics-bind-address=0", "--health-probe-bind-address=0", "--resync=2s",
-		}, io.Discard)
-	}()
+	cfg, err := parseFlags([]string{
+		"--kubeconfig=" + kubeconfig, "--namespace=" + opNS, "--webhook=false",
+		"--metrics-bind-address=0", "--health-probe-bind-address=0", "--resync=2s",
+	}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.skipNameValidation = true // -count=N runs the manager N times in this process
+	go func() { done <- runConfig(runCtx, cfg, io.Discard) }()
 	t.Cleanup(func() {
 		stop()
 		if err := <-done; err != nil {
