@@ -191,8 +191,8 @@ helm-test: ## Chart tests (test/chart): lint, render matrix, values schema, helm
 	HELM="$$(bash hack/tools-bins.sh helm)" $(GO) test -count=1 ./test/chart/
 
 .PHONY: run
-run: ## Run the operator against the current kubeconfig, talking plain HTTP to agents (development).
-	$(GO) run ./cmd/manager --agent-insecure --metrics-bind-address=0
+run: ## Run the operator against the current kubeconfig, without the webhook, talking plain HTTP to agents (development).
+	$(GO) run ./cmd/manager --agent-insecure --webhook=false --metrics-bind-address=0
 
 ##@ Verify
 
