@@ -27,6 +27,7 @@ import (
 
 	"github.com/layercache/layercache/api/v1alpha1"
 	"github.com/layercache/layercache/pkg/agent"
+	"github.com/layercache/layercache/pkg/agent/agenttest"
 )
 
 // The manager runs here as the binary does (run with flags and a
@@ -123,13 +124,7 @@ func startMTLSAgent(t *testing.T, secret *corev1.Secret) int {
 	if !pool.AppendCertsFromPEM(secret.Data["ca.crt"]) {
 		t.Fatal("the agent Secret's ca.crt holds no certificate")
 	}
-	lns := make([]net.Listener, 3)
-	for i := range lns {
-		if lns[i], err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
-			t.Fatal(err)
-		}
-	}
-	a, err := agent.New(agent.Options{
+	ra := agenttest.Start(t, agent.Options{
 		AdminTLS: &tls.Config{MinVersion: tls.VersionTLS13, Certificates: []tls.Certificate{cert},
 			ClientCAs: pool, ClientAuth: tls.RequireAndVerifyClientCert},
 		AuthorizeAdmin: func(c *x509.Certificate) error {
@@ -140,22 +135,10 @@ func startMTLSAgent(t *testing.T, secret *corev1.Secret) int {
 			}
 			return errors.New("not the operator")
 		},
-		DataListener: lns[0], AdminListener: lns[1], ProbeListener: lns[2],
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Start(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	})
-	addr, _ := lns[1].Addr().(*net.TCPAddr)
-	return addr.Port
+	_, port, _ := net.SplitHostPort(ra.AdminAddr)
+	p, _ := strconv.Atoi(port)
+	return p
 }
 
 // The manager, run with its defaults (its own CA), issues the agents' TLS

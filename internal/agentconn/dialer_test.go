@@ -80,29 +80,10 @@ func TestRetryableOnlyForNetworkErrorsAnd5xx(t *testing.T) {
 // certificate from pki's CA, and returns its port.
 func startTLSAgent(t *testing.T, pki *agenttest.PKI) int {
 	t.Helper()
-	lns := make([]net.Listener, 3)
-	for i := range lns {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		lns[i] = ln
-	}
-	a, err := agent.New(agent.Options{AdminTLS: pki.Server, DataListener: lns[0], AdminListener: lns[1], ProbeListener: lns[2]})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Start(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	})
-	addr, _ := lns[1].Addr().(*net.TCPAddr)
-	return addr.Port
+	ra := agenttest.Start(t, agent.Options{AdminTLS: pki.Server})
+	_, port, _ := net.SplitHostPort(ra.AdminAddr)
+	p, _ := strconv.Atoi(port)
+	return p
 }
 
 func TestDialerSpeaksMutualTLSAndChecksTheAgentsCA(t *testing.T) {

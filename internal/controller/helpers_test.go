@@ -5,7 +5,6 @@ import (
 	"net"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -15,6 +14,7 @@ import (
 	"github.com/layercache/layercache/api/v1alpha1"
 	"github.com/layercache/layercache/pkg/agent"
 	"github.com/layercache/layercache/pkg/agent/agentclient"
+	"github.com/layercache/layercache/pkg/agent/agenttest"
 )
 
 // testAgent is a real agent (pkg/agent) serving on loopback, standing in
@@ -33,30 +33,11 @@ type testAgent struct {
 func startAgent(t *testing.T, opts agent.Options) *testAgent {
 	t.Helper()
 	opts.InsecureAdmin = true
-	var dataAddr, adminAddr string
-	opts.DataListener, dataAddr = listen(t)
-	opts.AdminListener, adminAddr = listen(t)
-	opts.ProbeListener, _ = listen(t)
-	a, err := agent.New(opts)
-	if err != nil {
-		t.Fatalf("agent.New: %v", err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Start(ctx) }()
-	ta := &testAgent{agent: a, data: agentclient.NewData(dataAddr, nil), admin: agentclient.NewAdmin(adminAddr, nil, nil)}
-	_, port, _ := net.SplitHostPort(adminAddr)
+	ra := agenttest.Start(t, opts)
+	ta := &testAgent{agent: ra.Agent, stop: ra.Stop,
+		data: agentclient.NewData(ra.DataAddr, nil), admin: agentclient.NewAdmin(ra.AdminAddr, nil, nil)}
+	_, port, _ := net.SplitHostPort(ra.AdminAddr)
 	ta.adminPort, _ = strconv.Atoi(port)
-	var once sync.Once
-	ta.stop = func() {
-		once.Do(func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("agent.Start: %v", err)
-			}
-		})
-	}
-	t.Cleanup(ta.stop)
 	t.Cleanup(ta.data.Close)
 	t.Cleanup(ta.admin.Close)
 	if _, err := ta.admin.Status(context.Background()); err != nil {

@@ -6,9 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"net"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -20,6 +18,7 @@ import (
 	"github.com/layercache/layercache/pkg/agent"
 	"github.com/layercache/layercache/pkg/agent/agentapi"
 	"github.com/layercache/layercache/pkg/agent/agentclient"
+	"github.com/layercache/layercache/pkg/agent/agenttest"
 )
 
 // agentServerTLS is the admin API configuration cmd/agent builds from the
@@ -74,30 +73,7 @@ func startTLSAgent(t *testing.T, secret *corev1.Secret) *tlsAgent {
 			return fmt.Errorf("certificate %q has no URI SAN %s", c.Subject.CommonName, v1alpha1.OperatorURI)
 		},
 	}
-	var err error
-	if opts.AdminListener, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	ta.addr = opts.AdminListener.Addr().String()
-	for _, ln := range []*net.Listener{&opts.DataListener, &opts.ProbeListener} {
-		if *ln, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
-			t.Fatal(err)
-		}
-	}
-	a, err := agent.New(opts)
-	must(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Start(ctx) }()
-	var once sync.Once
-	t.Cleanup(func() {
-		once.Do(func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("agent.Start: %v", err)
-			}
-		})
-	})
+	ta.addr = agenttest.Start(t, opts).AdminAddr
 	return ta
 }
 

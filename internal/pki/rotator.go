@@ -161,20 +161,14 @@ func orDefault(s, def string) string {
 // stop the others, except the CA, which they all need; the error joins
 // them all.
 func (r *Rotator) Reconcile(ctx context.Context) error {
-	rr, err := r.resolved()
-	if err != nil {
-		return err
-	}
-	ca, err := rr.ensureCA(ctx)
-	if err != nil {
-		return err
-	}
-	return errors.Join(
-		rr.ensureOperatorCert(ctx, ca),
-		rr.ensureWebhookCert(ctx, ca),
-		rr.patchWebhookCABundle(ctx, ca),
-		rr.ensureAgentSecrets(ctx, ca),
-	)
+	return r.withCA(ctx, func(rr *Rotator, ctx context.Context, ca *caState) error {
+		return errors.Join(
+			rr.ensureOperatorCert(ctx, ca),
+			rr.ensureWebhookCert(ctx, ca),
+			rr.patchWebhookCABundle(ctx, ca),
+			rr.ensureAgentSecrets(ctx, ca),
+		)
+	})
 }
 
 // Start runs Reconcile at once, then every Interval, until ctx ends; it

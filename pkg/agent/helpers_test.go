@@ -5,11 +5,9 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"errors"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -45,27 +43,9 @@ func startAgent(t *testing.T, opts agent.Options) *running {
 	if opts.AdminTLS != nil && r.pki == nil {
 		t.Fatal("startAgent: pass the PKI through r.pki, not AdminTLS")
 	}
-	opts.DataListener, r.dataAddr = listen(t)
-	opts.AdminListener, r.adminAddr = listen(t)
-	opts.ProbeListener, r.probeAddr = listen(t)
-	a, err := agent.New(opts)
-	if err != nil {
-		t.Fatalf("agent.New: %v", err)
-	}
-	r.agent = a
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Start(ctx) }()
-	var once sync.Once
-	r.stop = func() {
-		once.Do(func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("agent.Start returned %v", err)
-			}
-		})
-	}
-	t.Cleanup(r.stop)
+	ra := agenttest.Start(t, opts)
+	r.agent, r.stop = ra.Agent, ra.Stop
+	r.dataAddr, r.adminAddr, r.probeAddr = ra.DataAddr, ra.AdminAddr, ra.ProbeAddr
 	r.data = agentclient.NewData(r.dataAddr, nil)
 	t.Cleanup(r.data.Close)
 	r.admin = agentclient.NewAdmin(r.adminAddr, r.clientTLS(), nil)
@@ -84,15 +64,6 @@ func (r *running) clientTLS() *tls.Config {
 		return nil
 	}
 	return agentclient.TLSConfig(r.pki.CA.Pool, r.pki.ClientCert)
-}
-
-func listen(t *testing.T) (net.Listener, string) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ln, ln.Addr().String()
 }
 
 // waitFor polls cond until it holds, failing t after 10 seconds. Tests use

@@ -28,6 +28,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/layercache/layercache/pkg/cache/promcache"
+	"github.com/layercache/layercache/test/e2e"
 )
 
 const (
@@ -53,27 +54,11 @@ var repoRoot = sync.OnceValues(func() (string, error) {
 // helmPath is $HELM, or the helm that hack/tools-bins.sh builds from the Go
 // module proxy (once, cached outside the repository).
 var helmPath = sync.OnceValues(func() (string, error) {
-	if h := os.Getenv("HELM"); h != "" {
-		return h, nil
-	}
 	root, err := repoRoot()
 	if err != nil {
 		return "", err
 	}
-	cmd := exec.Command("bash", filepath.Join(root, "hack", "tools-bins.sh"), "helm")
-	cmd.Dir = root
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return "", fmt.Errorf("cannot build helm with hack/tools-bins.sh (it needs the Go module proxy; "+
-			"or set HELM to a helm v3 binary): %w\n%s", err, stderr.String())
-	}
-	lines := strings.Fields(string(out))
-	if len(lines) == 0 {
-		return "", errors.New("hack/tools-bins.sh helm printed no path")
-	}
-	return lines[len(lines)-1], nil
+	return e2e.HelmPath(root)
 })
 
 func root(t *testing.T) string {

@@ -64,7 +64,7 @@ func BuildTools(root, dir string) (Tools, error) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return Tools{}, fmt.Errorf("go build ./cmd/manager ./cmd/agent: %w\n%s", err, out)
 	}
-	helm, err := helmPath(root)
+	helm, err := HelmPath(root)
 	if err != nil {
 		return Tools{}, err
 	}
@@ -72,9 +72,9 @@ func BuildTools(root, dir string) (Tools, error) {
 	return t, nil
 }
 
-// helmPath is $HELM, or the helm hack/tools-bins.sh builds from the Go
+// HelmPath is $HELM, or the helm hack/tools-bins.sh builds from the Go
 // module proxy (once, cached outside the repository).
-func helmPath(root string) (string, error) {
+func HelmPath(root string) (string, error) {
 	if h := os.Getenv("HELM"); h != "" {
 		return h, nil
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -21,30 +20,9 @@ import (
 func serve(t *testing.T, p agentapi.Policy) (*agentclient.Data, *agentclient.Admin) {
 	t.Helper()
 	pki := agenttest.NewPKI(t)
-	lns := make([]net.Listener, 3)
-	for i := range lns {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		lns[i] = ln
-	}
-	a, err := agent.New(agent.Options{Policy: &p, AdminTLS: pki.Server,
-		DataListener: lns[0], AdminListener: lns[1], ProbeListener: lns[2]})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Start(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Start: %v", err)
-		}
-	})
-	data := agentclient.NewData(lns[0].Addr().String(), nil)
-	admin := agentclient.NewAdmin(lns[1].Addr().String(), agentclient.TLSConfig(pki.CA.Pool, pki.ClientCert), nil)
+	ra := agenttest.Start(t, agent.Options{Policy: &p, AdminTLS: pki.Server})
+	data := agentclient.NewData(ra.DataAddr, nil)
+	admin := agentclient.NewAdmin(ra.AdminAddr, agentclient.TLSConfig(pki.CA.Pool, pki.ClientCert), nil)
 	t.Cleanup(data.Close)
 	t.Cleanup(admin.Close)
 	return data, admin
