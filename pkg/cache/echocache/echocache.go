@@ -1,11 +1,9 @@
 package echocache
 
 import (
-	"context"
 	"errors"
 	"net/http"
 	"slices"
-	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -13,73 +11,20 @@ import (
 	"github.com/layercache/layercache/pkg/cache/httpcache"
 )
 
-// Options configures the middleware. The fields mean what they mean in
-// httpcache.Options, except that Key and Tags receive the echo Context, so
-// that they can read path parameters. The zero Options is valid.
-type Options struct {
-	// Key returns the cache key of a request, or false to serve it
-	// uncached. Setting it turns off the credential and Vary refusals, as
-	// httpcache.Options.Key does. It is called on the request's goroutine
-	// before the handler runs.
-	//
-	// default: httpcache.DefaultKey, for requests without credentials only
-	Key func(c echo.Context) (key string, ok bool)
-
-	// Tags returns the tags a response is stored with.
-	//
-	// default: no tags
-	Tags func(c echo.Context) []string
-
-	// TTL is how long a cached response stays fresh.
-	//
-	// default: 0 (the Stack's TTL)
-	TTL time.Duration
-
-	// MaxBodyBytes is the largest response body cached.
-	//
-	// default: httpcache.DefaultMaxBodyBytes (1 MiB)
-	MaxBodyBytes int
-
-	// Methods are the request methods cached: "GET", "HEAD" or both.
-	//
-	// default: GET and HEAD
-	Methods []string
-
-	// Headers are the response headers stored with a cached response.
-	//
-	// default: httpcache.DefaultHeaders
-	Headers []string
-
-	// CallOptions are added to every cache read (stale windows, per-layer
-	// TTLs, ...).
-	//
-	// default: none
-	CallOptions []cache.Option
-}
-
-// ctxKey carries the echo Context to the Key and Tags adapters. They are
-// called by httpcache.Cache.Serve on the request's goroutine before the
-// handler runs, while the Context is the request's.
-type ctxKey struct{}
+// Options configures the middleware: the fields of httpcache.Options, except
+// that Key and Tags receive the echo Context, so that they can read route
+// parameters. The zero Options is valid.
+type Options = httpcache.FrameworkOptions[echo.Context]
 
 // New returns echo middleware caching responses in s. It validates opts
 // and returns an error that names the bad field.
 func New(s *cache.Stack, opts Options) (echo.MiddlewareFunc, error) {
-	hopts := httpcache.Options{
-		TTL: opts.TTL, MaxBodyBytes: opts.MaxBodyBytes, Methods: opts.Methods,
-		Headers: opts.Headers, CallOptions: opts.CallOptions,
-	}
-	if opts.Key != nil {
-		hopts.Key = func(r *http.Request) (string, bool) { return opts.Key(echoContext(r)) }
-	}
-	if opts.Tags != nil {
-		hopts.Tags = func(r *http.Request) []string { return opts.Tags(echoContext(r)) }
-	}
+	hopts, withCtx := opts.Options()
 	hc, err := httpcache.New(s, hopts)
 	if err != nil {
 		return nil, err
 	}
-	m := &middleware{hc: hc, withCtx: opts.Key != nil || opts.Tags != nil}
+	m := &middleware{hc: hc, withCtx: withCtx}
 	return m.wrap, nil
 }
 
@@ -99,11 +44,6 @@ type middleware struct {
 	withCtx bool // Key or Tags needs the echo Context
 }
 
-func echoContext(r *http.Request) echo.Context {
-	c, _ := r.Context().Value(ctxKey{}).(echo.Context)
-	return c
-}
-
 // wrap puts next behind the cache.
 func (m *middleware) wrap(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
@@ -112,7 +52,7 @@ func (m *middleware) wrap(next echo.HandlerFunc) echo.HandlerFunc {
 			return next(c)
 		}
 		if m.withCtx {
-			req = req.WithContext(context.WithValue(req.Context(), ctxKey{}, c))
+			req = httpcache.WithFrameworkContext(req, c)
 		}
 		out := c.Response()
 		// A background refresh runs after echo has reused c: it gets what
