@@ -1,7 +1,7 @@
 // Package codec turns Go values into bytes and back for the layers that store
 // bytes (Redis, disk). A Stack uses one Codec for every layer; JSON is the
-// default, MessagePack is smaller and faster for most values, and users may
-// supply their own.
+// default (readable from any language), MessagePack is smaller, and users
+// may supply their own.
 //
 // Codecs must be safe for concurrent use. Marshal returns a slice the caller
 // owns; Unmarshal must not retain data.
