@@ -258,7 +258,7 @@ func (s *Stack) Close(ctx context.Context) error {
 		done := make(chan struct{})
 		go func() {
 			c.background.Wait()
-			c.flight.Wait()
+			c.flight.Close()
 			close(done)
 		}()
 		select {

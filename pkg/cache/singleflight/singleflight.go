@@ -1,9 +1,12 @@
 // Package singleflight deduplicates concurrent calls for the same key, like
 // golang.org/x/sync/singleflight, with two differences a cache needs:
 //
-//   - the call runs on its own goroutine with a context detached from any one
-//     caller: a caller whose context ends stops waiting, but the call goes on
-//     for the others, and is cancelled only when every caller has left;
+//   - the call runs on a goroutine of the Group's with a context detached
+//     from any one caller: a caller whose context ends stops waiting, but the
+//     call goes on for the others, and is cancelled only when every caller
+//     has left. The Group reuses those goroutines for later calls for a
+//     moment (see Close), so a call does not pay for a fresh goroutine's
+//     stack growth;
 //   - a panicking call does not crash the process or leave the key stuck:
 //     every waiter gets a *PanicError.
 //
@@ -16,15 +19,18 @@ import (
 	"context"
 	"fmt"
 	"runtime/debug"
+	"runtime/pprof"
 	"sync"
 )
 
 // Group runs at most one call per key at a time. The zero Group is ready to
-// use. A Group must not be copied after first use.
+// use. A Group must not be copied after first use. Its owner calls Close,
+// which also ends the goroutines it keeps for reuse.
 type Group[K comparable, V any] struct {
-	mu sync.Mutex     // protects m
-	m  map[K]*call[V] // lazily initialised
-	wg sync.WaitGroup // counts running calls, for Wait
+	mu      sync.Mutex     // protects m
+	m       map[K]*call[V] // lazily initialised
+	wg      sync.WaitGroup // counts running calls, for Wait
+	workers workers        // goroutines calls run on
 }
 
 type call[V any] struct {
@@ -55,7 +61,12 @@ func (g *Group[K, V]) Do(ctx context.Context, key K, fn func(ctx context.Context
 		c = &call[V]{done: make(chan struct{}), waiters: 1, cancel: cancel}
 		g.m[key] = c
 		g.wg.Add(1)
-		go g.run(cctx, key, c, fn)
+		g.workers.run(func() {
+			// A reused goroutine carries the labels of the caller it was
+			// started for; profiles should show this caller's.
+			pprof.SetGoroutineLabels(ctx)
+			g.run(cctx, key, c, fn)
+		})
 	}
 	g.mu.Unlock()
 	return g.wait(ctx, c, ok)
@@ -118,10 +129,19 @@ func (g *Group[K, V]) InFlight() int {
 	return len(g.m)
 }
 
-// Wait blocks until every call started so far has returned. Owners call it
-// from Close so that no call outlives them.
+// Wait blocks until every call started so far has returned.
 func (g *Group[K, V]) Wait() {
 	g.wg.Wait()
+}
+
+// Close waits until every call started so far has returned and the
+// goroutines kept for reuse have exited; owners call it from their own Close
+// so that nothing the Group started outlives them. Idle goroutines exit by
+// themselves after a second anyway. The Group stays usable: a call started
+// after Close runs on a goroutine that exits when the call returns.
+func (g *Group[K, V]) Close() {
+	g.wg.Wait()
+	g.workers.close()
 }
 
 // PanicError is the error every waiter gets when the call panicked.

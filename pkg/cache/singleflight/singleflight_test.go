@@ -7,11 +7,24 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// newGroup returns a Group closed when the test ends, so that the
+// goroutines it keeps for reuse do not outlive the test. Its idle
+// goroutines wait an hour, so whether a call reuses one does not depend on
+// how fast the test runs.
+func newGroup(t *testing.T) *Group[string, int] {
+	t.Helper()
+	g := new(Group[string, int])
+	g.workers.idleTimeout = time.Hour
+	t.Cleanup(g.Close)
+	return g
+}
 
 // waitForWaiters polls until n callers wait on key; bounded by the test's
 // deadline, it never sleeps for a fixed time.
@@ -28,7 +41,7 @@ func waitForWaiters(t *testing.T, g *Group[string, int], key string, n int) {
 
 func TestConcurrentCallersShareOneCall(t *testing.T) {
 	t.Parallel()
-	var g Group[string, int]
+	g := newGroup(t)
 	var calls atomic.Int32
 	release := make(chan struct{})
 	const n = 100
@@ -51,7 +64,7 @@ func TestConcurrentCallersShareOneCall(t *testing.T) {
 			results[i] = v
 		})
 	}
-	waitForWaiters(t, &g, "k", n)
+	waitForWaiters(t, g, "k", n)
 	close(release)
 	wg.Wait()
 	if got := calls.Load(); got != 1 {
@@ -69,7 +82,7 @@ func TestConcurrentCallersShareOneCall(t *testing.T) {
 
 func TestCancelledCallerDoesNotCancelCallOthersWaitOn(t *testing.T) {
 	t.Parallel()
-	var g Group[string, int]
+	g := newGroup(t)
 	release := make(chan struct{})
 	fnCtxErr := make(chan error, 1)
 	leaderCtx, cancelLeader := context.WithCancel(context.Background())
@@ -82,13 +95,13 @@ func TestCancelledCallerDoesNotCancelCallOthersWaitOn(t *testing.T) {
 		})
 		leaderDone <- err
 	}()
-	waitForWaiters(t, &g, "k", 1)
+	waitForWaiters(t, g, "k", 1)
 	followerDone := make(chan int, 1)
 	go func() {
 		v, _, _ := g.Do(context.Background(), "k", func(context.Context) (int, error) { return -1, nil })
 		followerDone <- v
 	}()
-	waitForWaiters(t, &g, "k", 2)
+	waitForWaiters(t, g, "k", 2)
 	cancelLeader()
 	if err := <-leaderDone; !errors.Is(err, context.Canceled) {
 		t.Fatalf("leader err = %v, want context.Canceled", err)
@@ -104,7 +117,7 @@ func TestCancelledCallerDoesNotCancelCallOthersWaitOn(t *testing.T) {
 
 func TestCallIsCancelledWhenEveryCallerLeaves(t *testing.T) {
 	t.Parallel()
-	var g Group[string, int]
+	g := newGroup(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	fnSawCancel := make(chan struct{})
 	done := make(chan error, 1)
@@ -116,7 +129,7 @@ func TestCallIsCancelledWhenEveryCallerLeaves(t *testing.T) {
 		})
 		done <- err
 	}()
-	waitForWaiters(t, &g, "k", 1)
+	waitForWaiters(t, g, "k", 1)
 	cancel()
 	if err := <-done; !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v, want context.Canceled", err)
@@ -127,7 +140,7 @@ func TestCallIsCancelledWhenEveryCallerLeaves(t *testing.T) {
 
 func TestPanicReachesEveryWaiterAndKeyIsNotStuck(t *testing.T) {
 	t.Parallel()
-	var g Group[string, int]
+	g := newGroup(t)
 	boom := errors.New("boom")
 	_, _, err := g.Do(context.Background(), "k", func(context.Context) (int, error) { panic(boom) })
 	var pe *PanicError
@@ -148,7 +161,7 @@ func TestPanicReachesEveryWaiterAndKeyIsNotStuck(t *testing.T) {
 
 func TestForgetStartsANewCall(t *testing.T) {
 	t.Parallel()
-	var g Group[string, int]
+	g := newGroup(t)
 	release := make(chan struct{})
 	first := make(chan int, 1)
 	go func() {
@@ -158,7 +171,7 @@ func TestForgetStartsANewCall(t *testing.T) {
 		})
 		first <- v
 	}()
-	waitForWaiters(t, &g, "k", 1)
+	waitForWaiters(t, g, "k", 1)
 	g.Forget("k")
 	v, shared, _ := g.Do(context.Background(), "k", func(context.Context) (int, error) { return 2, nil })
 	if v != 2 || shared {

@@ -1,0 +1,175 @@
+package singleflight
+
+import (
+	"bytes"
+	"context"
+	"runtime"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// goroutineID returns the calling goroutine's ID, read from its stack trace
+// header ("goroutine 42 [running]:").
+func goroutineID(t *testing.T) string {
+	t.Helper()
+	buf := make([]byte, 64)
+	buf = buf[:runtime.Stack(buf, false)]
+	f := strings.Fields(string(buf))
+	if len(f) < 2 || f[0] != "goroutine" {
+		t.Fatalf("unexpected stack header %q", buf)
+	}
+	return f[1]
+}
+
+// waitIdle waits until n goroutines of g wait for work.
+func waitIdle(t *testing.T, g *Group[string, int], n int32) {
+	t.Helper()
+	for g.workers.idle.Load() != n {
+		runtime.Gosched()
+	}
+}
+
+func TestASecondCallRunsOnTheGoroutineOfTheFirst(t *testing.T) {
+	t.Parallel()
+	g := newGroup(t)
+	ids := make([]string, 2)
+	for i := range ids {
+		if i > 0 {
+			waitIdle(t, g, 1)
+		}
+		_, _, err := g.Do(context.Background(), strconv.Itoa(i), func(context.Context) (int, error) {
+			ids[i] = goroutineID(t)
+			return i, nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if ids[0] != ids[1] {
+		t.Fatalf("the calls ran on goroutines %s and %s, want the second to reuse the first", ids[0], ids[1])
+	}
+}
+
+// blockInCall parks a call until release is closed, in a function the test
+// finds by name in the goroutine profile.
+//
+//go:noinline
+func blockInCall(entered chan<- struct{}, release <-chan struct{}) {
+	entered <- struct{}{}
+	<-release
+}
+
+// callLabels returns the profiler labels of the goroutine parked in
+// blockInCall, as the goroutine profile prints them ("" for none).
+func callLabels(t *testing.T) string {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := pprof.Lookup("goroutine").WriteTo(&buf, 1); err != nil {
+		t.Fatal(err)
+	}
+	for _, record := range strings.Split(buf.String(), "\n\n") {
+		if !strings.Contains(record, ".blockInCall+") {
+			continue
+		}
+		for _, line := range strings.Split(record, "\n") {
+			if l, ok := strings.CutPrefix(line, "# labels: "); ok {
+				return l
+			}
+		}
+		return ""
+	}
+	t.Fatal("no goroutine is parked in blockInCall")
+	return ""
+}
+
+func TestAReusedGoroutineCarriesItsCurrentCallersLabels(t *testing.T) {
+	t.Parallel()
+	g := newGroup(t)
+	for i, tc := range []struct {
+		ctx  context.Context
+		want string
+	}{
+		{pprof.WithLabels(context.Background(), pprof.Labels("caller", "first")), `{"caller":"first"}`},
+		{pprof.WithLabels(context.Background(), pprof.Labels("caller", "second")), `{"caller":"second"}`},
+		{context.Background(), ""},
+	} {
+		if i > 0 {
+			waitIdle(t, g, 1) // so the call reuses the goroutine
+		}
+		entered, release := make(chan struct{}), make(chan struct{})
+		done := make(chan error)
+		go func() {
+			_, _, err := g.Do(tc.ctx, "k", func(context.Context) (int, error) {
+				blockInCall(entered, release)
+				return 0, nil
+			})
+			done <- err
+		}()
+		<-entered
+		got := callLabels(t)
+		close(release)
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if got != tc.want {
+			t.Errorf("call %d ran with labels %q, want %q", i, got, tc.want)
+		}
+	}
+}
+
+func TestAtMostMaxIdleWorkersWaitForWork(t *testing.T) {
+	t.Parallel()
+	var w workers
+	for i := range maxIdleWorkers {
+		if !w.reserveIdle() {
+			t.Fatalf("goroutine %d may not wait, want %d to", i+1, maxIdleWorkers)
+		}
+	}
+	if w.reserveIdle() {
+		t.Fatalf("goroutine %d may wait too, want it to exit", maxIdleWorkers+1)
+	}
+	if n := w.idle.Load(); n != maxIdleWorkers {
+		t.Fatalf("idle count = %d after a refusal, want %d", n, maxIdleWorkers)
+	}
+}
+
+func TestWorkersRunFunctionsAfterClose(t *testing.T) {
+	t.Parallel()
+	var w workers
+	w.close()
+	var got []string
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for i := range 3 {
+		wg.Add(1)
+		w.run(func() {
+			defer wg.Done()
+			mu.Lock()
+			got = append(got, strconv.Itoa(i))
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	w.close() // waits for the goroutines started after the first close
+	if len(got) != 3 {
+		t.Fatalf("ran %v after close, want 3 functions", got)
+	}
+}
+
+func TestGoexitInACallEndsOnlyItsGoroutine(t *testing.T) {
+	t.Parallel()
+	g := newGroup(t)
+	// A fetcher that calls runtime.Goexit (t.FailNow in a test's fetcher
+	// does) ends the goroutine it runs on; the next call gets another.
+	_, _, _ = g.Do(context.Background(), "k", func(context.Context) (int, error) {
+		runtime.Goexit()
+		return 0, nil
+	})
+	v, _, err := g.Do(context.Background(), "k", func(context.Context) (int, error) { return 7, nil })
+	if err != nil || v != 7 {
+		t.Fatalf("Do after a Goexit = %d, %v; want 7, nil", v, err)
+	}
+}
