@@ -17,8 +17,9 @@
 //     deadline has passed on the layer's clock is never returned or
 //     scanned, and Set does not store one that has already expired.
 //   - The layer is bounded by Options.MaxEntries and, if set,
-//     Options.MaxBytes. Eviction is asynchronous: right after writes the
-//     layer may briefly hold more than its bounds.
+//     Options.MaxBytes. Eviction runs on the writer of every 16th write
+//     (and once a second on its own): in between, the layer may hold up to
+//     the last 16 writes over its bounds.
 //   - Close removes every entry and stops the store's clean-up goroutine;
 //     afterwards every method but Close returns ErrClosed.
 //

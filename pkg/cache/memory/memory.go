@@ -21,6 +21,7 @@ type Layer struct {
 	store  *otter.Cache[string, *item]
 	clock  Clock              // never nil
 	coarse *otter.CoarseClock // the default clock, owned: stopped by Close
+	maint  *maintenance       // the store's executor; see maintenance
 	cfg    config
 	info   cache.LayerInfo
 	closed atomic.Bool
@@ -35,9 +36,11 @@ func New(opts Options) (*Layer, error) {
 	if err != nil {
 		return nil, err
 	}
+	maint := &maintenance{}
 	o := &otter.Options[string, *item]{
 		InitialCapacity:  cfg.initialCapacity,
 		ExpiryCalculator: otter.ExpiryWritingFunc(expiresAfter),
+		Executor:         maint.execute,
 	}
 	if cfg.maxBytes > 0 {
 		o.MaximumWeight = uint64(cfg.maxBytes)
@@ -69,6 +72,7 @@ func New(opts Options) (*Layer, error) {
 	return &Layer{
 		store:  store,
 		coarse: coarse,
+		maint:  maint,
 		clock:  clock,
 		cfg:    cfg,
 		info: cache.LayerInfo{
@@ -141,6 +145,8 @@ func (l *Layer) Set(_ context.Context, key string, e cache.Entry) error {
 }
 
 func (l *Layer) set(key string, e *cache.Entry) error {
+	l.maint.beginWrite()
+	defer l.maint.endWrite()
 	if at := e.ExpiresAt(); at != 0 && at <= l.clock.NowNano() {
 		l.store.Invalidate(key)
 		return nil
@@ -179,7 +185,9 @@ func (l *Layer) Delete(_ context.Context, key string) error {
 	if l.closed.Load() {
 		return ErrClosed
 	}
+	l.maint.beginWrite()
 	l.store.Invalidate(key)
+	l.maint.endWrite()
 	return nil
 }
 
@@ -189,7 +197,9 @@ func (l *Layer) DeleteMany(_ context.Context, keys []string) error {
 		return ErrClosed
 	}
 	for _, k := range keys {
+		l.maint.beginWrite()
 		l.store.Invalidate(k)
+		l.maint.endWrite()
 	}
 	return nil
 }
@@ -226,6 +236,7 @@ func (l *Layer) Clear(_ context.Context) error {
 		return ErrClosed
 	}
 	l.store.InvalidateAll()
+	l.maint.run()
 	return nil
 }
 
@@ -239,13 +250,13 @@ func (l *Layer) Ping(_ context.Context) error {
 
 // Close removes every entry and stops the store's periodic clean-up
 // goroutine, waiting for it to return. Afterwards every other method returns
-// ErrClosed. Close does not wait for calls already in progress, and a
-// maintenance pass the store had just handed to a goroutine of its own
-// finishes by itself. Calling Close again does nothing and returns nil.
+// ErrClosed. Close does not wait for calls already in progress. Calling
+// Close again does nothing and returns nil.
 func (l *Layer) Close() error {
 	if !l.closed.CompareAndSwap(false, true) {
 		return nil
 	}
+	l.maint.close()
 	l.store.StopAllGoroutines()
 	l.store.InvalidateAll()
 	if l.coarse != nil {
