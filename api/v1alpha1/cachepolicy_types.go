@@ -283,7 +283,9 @@ type WarmingSpec struct {
 	// agents starting with empty local tiers load first. Its file must be
 	// reachable at the same path from their pods (a shared volume mounted at
 	// spec.snapshots.path). Invalidations newer than the snapshot are
-	// replayed to them, so purged entries do not come back.
+	// replayed to them, so purged entries do not come back; such an agent
+	// is not ready until the operator has confirmed that (or the warming
+	// timeout has passed).
 	// +optional
 	FromSnapshot *LocalObjectReference `json:"fromSnapshot,omitempty"`
 	// concurrency is how many keys load at once. Defaults to 4.

@@ -24,6 +24,7 @@ type Admin interface {
 	ApplyPolicy(ctx context.Context, p agentapi.Policy) (agentapi.PolicyResult, error)
 	Invalidate(ctx context.Context, uid string, req agentapi.InvalidationRequest) (agentapi.InvalidationResult, error)
 	Snapshot(ctx context.Context, uid string, req agentapi.SnapshotRequest) (agentapi.SnapshotResult, error)
+	Sync(ctx context.Context, req agentapi.SyncRequest) (agentapi.SyncResult, error)
 }
 
 // Resolver returns the host:port of the admin API of pod's agent, given the

@@ -226,6 +226,10 @@ type fakeAgent struct {
 	calls []agentapi.InvalidationRequest
 	hash  string
 	seq   int64
+	// awaiting is Status.AwaitingSync: the fake plays an agent restored
+	// from a snapshot until a sync reaches its watermark.
+	awaiting bool
+	syncs    []int64 // the lastSequence of every sync received
 }
 
 func startFake(t *testing.T, shared bool, answer func(ctx context.Context, req agentapi.InvalidationRequest, n int) int) *fakeAgent {
@@ -235,6 +239,7 @@ func startFake(t *testing.T, shared bool, answer func(ctx context.Context, req a
 	mux.HandleFunc("GET "+agentapi.PathStatus, f.status)
 	mux.HandleFunc("PUT "+agentapi.PathPolicy, f.policy)
 	mux.HandleFunc("POST "+agentapi.PathInvalidation, f.invalidate)
+	mux.HandleFunc("POST "+agentapi.PathSync, f.sync)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	_, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
@@ -244,8 +249,8 @@ func startFake(t *testing.T, shared bool, answer func(ctx context.Context, req a
 
 func (f *fakeAgent) status(w http.ResponseWriter, _ *http.Request) {
 	f.mu.Lock()
-	st := agentapi.Status{SessionID: "fake", PolicyHash: f.hash, LastInvalidationSeq: f.seq, Ready: true,
-		Layers: []agentapi.LayerStatus{{Name: "memory"}}}
+	st := agentapi.Status{SessionID: "fake", PolicyHash: f.hash, LastInvalidationSeq: f.seq, Ready: !f.awaiting,
+		AwaitingSync: f.awaiting, Layers: []agentapi.LayerStatus{{Name: "memory"}}}
 	f.mu.Unlock()
 	if f.shared {
 		st.Layers = append(st.Layers, agentapi.LayerStatus{Name: "redis", Shared: true})
@@ -295,6 +300,22 @@ func (f *fakeAgent) invalidate(w http.ResponseWriter, r *http.Request) {
 	}
 	fakeReply(w, http.StatusOK, agentapi.Response[agentapi.InvalidationResult]{Data: agentapi.InvalidationResult{
 		UID: req.UID, Seq: req.Seq, Layers: req.Layers, KeysRemoved: 1}})
+}
+
+func (f *fakeAgent) sync(w http.ResponseWriter, r *http.Request) {
+	var req agentapi.SyncRequest
+	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+		fakeReply(w, http.StatusBadRequest, agentapi.Response[struct{}]{Error: &agentapi.Error{Code: agentapi.CodeBadRequest, Message: err.Error()}})
+		return
+	}
+	f.mu.Lock()
+	f.syncs = append(f.syncs, req.LastSequence)
+	if f.seq >= req.LastSequence {
+		f.awaiting = false
+	}
+	res := agentapi.SyncResult{Watermark: f.seq, AwaitingSync: f.awaiting}
+	f.mu.Unlock()
+	fakeReply(w, http.StatusOK, agentapi.Response[agentapi.SyncResult]{Data: res})
 }
 
 func (f *fakeAgent) countLocked(uid string, layers agentapi.LayerScope) int {

@@ -110,21 +110,58 @@ func rejectionMessage(err error) string {
 }
 
 // catchUp replays the invalidations that reachable agents missed (a pod
-// that started, or came back with a disk tier, after they ran). A failure
-// is logged and retried on the next pass; it does not hold up the rollout.
+// that started, or came back with a disk tier, after they ran), then
+// confirms to agents restored from a snapshot that they are current. A
+// failure is logged and retried on the next pass; it does not hold up the
+// rollout.
 func (r *CachePolicyReconciler) catchUp(ctx context.Context, policy *v1alpha1.CachePolicy, views []*agentView) {
+	last := policy.Status.Invalidation.LastSequence
 	var behind []catchUpAgent
+	var behindViews []*agentView
 	for _, v := range views {
-		if v.err == nil && v.status.LastInvalidationSeq < policy.Status.Invalidation.LastSequence {
+		if v.err == nil && v.status.LastInvalidationSeq < last {
 			behind = append(behind, catchUpAgent{Pod: v.pod, Admin: v.admin, LastSeq: v.status.LastInvalidationSeq})
+			behindViews = append(behindViews, v)
 		}
 	}
-	if len(behind) == 0 {
-		return
-	}
-	for i, err := range catchUpAgents(ctx, r, policy, behind, r.Options.AgentTimeout) {
-		if err != nil {
-			log.FromContext(ctx).Error(err, "catch up agent", "pod", behind[i].Pod.Name)
+	caughtUp := make(map[*agentView]bool, len(behind))
+	if len(behind) > 0 {
+		for i, err := range catchUpAgents(ctx, r, policy, behind, r.Options.AgentTimeout) {
+			if err != nil {
+				log.FromContext(ctx).Error(err, "catch up agent", "pod", behind[i].Pod.Name)
+				continue
+			}
+			caughtUp[behindViews[i]] = true
 		}
 	}
+	r.confirmSync(ctx, last, views, caughtUp)
+}
+
+// confirmSync tells each agent that awaits it (restored from a snapshot,
+// agentapi.Status.AwaitingSync) and is current, or was just caught up, the
+// policy's last sequence: the agent compares it with its watermark and
+// becomes ready. An agent still short of it (an invalidation running when
+// it was caught up) stays unready and is confirmed on a later pass.
+func (r *CachePolicyReconciler) confirmSync(ctx context.Context, last int64, views []*agentView, caughtUp map[*agentView]bool) {
+	var g errgroup.Group
+	g.SetLimit(catchUpConcurrency)
+	for _, v := range views {
+		if v.err != nil || !v.status.AwaitingSync || (v.status.LastInvalidationSeq < last && !caughtUp[v]) {
+			continue
+		}
+		g.Go(func() error {
+			cctx, cancel := context.WithTimeout(ctx, r.Options.AgentTimeout)
+			defer cancel()
+			res, err := v.admin.Sync(cctx, agentapi.SyncRequest{LastSequence: last})
+			switch {
+			case err != nil:
+				log.FromContext(ctx).Error(err, "confirm sync to agent restored from a snapshot", "pod", v.pod.Name)
+			case res.AwaitingSync:
+				log.FromContext(ctx).Info("agent restored from a snapshot is still behind", "pod", v.pod.Name,
+					"watermark", res.Watermark, "lastSequence", last)
+			}
+			return nil
+		})
+	}
+	_ = g.Wait() // every call logs its own failure
 }

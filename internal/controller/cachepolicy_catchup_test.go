@@ -56,3 +56,46 @@ func TestPolicyReplaysMissedInvalidationsToALateAgent(t *testing.T) {
 		t.Fatalf("Get(price:2, untagged) after catch-up = %v; want it kept", err)
 	}
 }
+
+// An agent restored from a snapshot waits for the operator's word before it
+// is ready: the policy replays what the snapshot missed, then confirms the
+// last sequence, and only then does the agent stop awaiting.
+func TestPolicyConfirmsARestoredAgentOnlyOnceItIsCaughtUp(t *testing.T) {
+	t.Parallel()
+	ns := newNamespace(t)
+	startFleet(t, ns, "shop", 1, agent.Options{})
+	startOperator(t, ns, Options{})
+	mustCreate(t, newPolicy(ns, "shop", "shop", nil))
+	waitPolicyCondition(t, ns, "shop", v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonAllAgentsSynced)
+	mustCreate(t, newInvalidation(ns, "sale-over", "shop", func(s *v1alpha1.CacheInvalidationSpec) {
+		s.Target = v1alpha1.InvalidationTarget{Tags: &v1alpha1.TagTarget{Values: []string{"sale"}}}
+	}))
+	waitFinished(t, ns, "sale-over", v1alpha1.ConditionComplete, v1alpha1.ReasonCompleted)
+
+	restored := startFake(t, false, nil)
+	restored.mu.Lock()
+	restored.awaiting = true // restored at watermark 0: #1 is missing
+	restored.mu.Unlock()
+	createPod(t, ns, "shop-restored", map[string]string{"app": "shop"}, restored.port)
+
+	eventually(t, "the restored agent confirmed", func() error {
+		restored.mu.Lock()
+		defer restored.mu.Unlock()
+		if restored.awaiting {
+			return fmt.Errorf("still awaiting sync (watermark %d, syncs %v)", restored.seq, restored.syncs)
+		}
+		return nil
+	})
+	restored.mu.Lock()
+	defer restored.mu.Unlock()
+	for _, last := range restored.syncs {
+		if last != 1 {
+			t.Errorf("sync with lastSequence %d, want 1", last)
+		}
+	}
+	// The fake stops awaiting only at watermark 1: the replay of #1 came
+	// first.
+	if len(restored.calls) == 0 || restored.calls[0].Seq != 1 {
+		t.Errorf("replays %+v; want #1 replayed", restored.calls)
+	}
+}

@@ -40,6 +40,7 @@ type Agent struct {
 	inval        *invalidationLog
 	snaps        *snapshotLog
 	warm         warmer
+	synced       syncGate // held after a restore from a snapshot
 	metrics      *metrics
 
 	current atomic.Pointer[runtime]
@@ -146,10 +147,11 @@ func (a *Agent) Use(fn func(s *cache.Stack) error) error {
 	return fn(rt.stack)
 }
 
-// Ready reports what /readyz answers: the agent serves a policy and no
-// readiness gate is held by warming.
+// Ready reports what /readyz answers: the agent serves a policy, no
+// readiness gate is held by warming, and, after a restore from a snapshot,
+// the operator has confirmed the invalidations since (see syncGate).
 func (a *Agent) Ready() bool {
-	return a.current.Load() != nil && !a.warm.gateHeld.Load()
+	return a.current.Load() != nil && !a.warm.gateHeld.Load() && !a.synced.held.Load()
 }
 
 // sharedTagFailed counts and logs a failed update of the shared tag index.

@@ -61,6 +61,12 @@
 // or "all"; with a disk tier it is stored next to the records and survives
 // restarts.
 //
+// An agent whose policy names a warming snapshot loads it at start when its
+// local tiers are empty, and takes the snapshot's watermark. It is then not
+// ready (Status.AwaitingSync) until the operator, having replayed what came
+// after the snapshot, confirms with POST /v1/sync that the watermark has
+// reached the policy's last sequence, or until the warming timeout passes.
+//
 // # Data API
 //
 // GET /v1/keys/{key} answers the raw JSON value with X-Cache HIT, MISS

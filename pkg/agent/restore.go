@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 
+	"github.com/layercache/layercache/pkg/agent/agentapi"
 	"github.com/layercache/layercache/pkg/cache"
 )
 
@@ -10,8 +11,10 @@ import (
 // (memory, disk; never the shared Redis tier, which other agents keep
 // current) when they are empty, that is when the agent starts without a
 // disk tier left over from an earlier run. The invalidation watermark then
-// becomes the snapshot's, so the operator replays what came after it. Any
-// failure leaves the agent cold, never half-restored with a wrong watermark.
+// becomes the snapshot's, so the operator replays what came after it, and
+// readiness waits for the operator to confirm it has (syncGate), at most
+// the policy's warming timeout. Any failure leaves the agent cold, never
+// half-restored with a wrong watermark.
 func (a *Agent) restoreSnapshot(ctx context.Context, rt *runtime) {
 	path := rt.policy.Warming.Snapshot
 	if path == "" {
@@ -34,5 +37,14 @@ func (a *Agent) restoreSnapshot(ctx context.Context, rt *runtime) {
 		a.log.Warn("warming snapshot loaded but its watermark not recorded", "path", path, "error", err)
 		return
 	}
-	a.log.Info("warming snapshot loaded", "path", path, "entries", info.Restored, "watermark", info.Watermark)
+	timeout := rt.policy.Warming.Timeout.Std()
+	if timeout == 0 {
+		timeout = agentapi.DefaultWarmingTimeout
+	}
+	a.synced.hold(timeout, func() {
+		a.log.Warn("the operator has not confirmed the invalidations since the warming snapshot; ready anyway after the warming timeout",
+			"path", path, "watermark", a.inval.watermark(), "timeout", timeout)
+	})
+	a.log.Info("warming snapshot loaded; ready once the operator confirms the invalidations since it",
+		"path", path, "entries", info.Restored, "watermark", info.Watermark)
 }

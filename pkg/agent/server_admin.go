@@ -16,6 +16,7 @@ func (a *Agent) adminHandler() http.Handler {
 	mux.HandleFunc("PUT "+agentapi.PathPolicy, a.putPolicy)
 	mux.HandleFunc("POST "+agentapi.PathInvalidation, a.postInvalidation)
 	mux.HandleFunc("POST "+agentapi.PathSnapshot, a.postSnapshot)
+	mux.HandleFunc("POST "+agentapi.PathSync, a.postSync)
 	mux.HandleFunc("/", notFound)
 	if a.opts.AuthorizeAdmin == nil {
 		return mux
@@ -84,4 +85,24 @@ func (a *Agent) postSnapshot(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeData(w, http.StatusOK, res)
+}
+
+// postSync opens the readiness gate held since a restore from a snapshot
+// when the watermark has reached the operator's last sequence; below it,
+// the gate stays held and the answer says so.
+func (a *Agent) postSync(w http.ResponseWriter, r *http.Request) {
+	req, err := agentapi.Decode[agentapi.SyncRequest](r.Body, agentapi.MaxRequestBytes)
+	if err != nil {
+		writeDecodeError(w, err)
+		return
+	}
+	if err := req.Validate(); err != nil {
+		writeError(w, agentapi.CodeInvalidRequest, err.Error())
+		return
+	}
+	wm := a.inval.watermark()
+	if wm >= req.LastSequence && a.synced.open() {
+		a.log.Info("the operator confirmed the invalidations since the warming snapshot; ready", "watermark", wm)
+	}
+	writeData(w, http.StatusOK, agentapi.SyncResult{Watermark: wm, AwaitingSync: a.synced.held.Load()})
 }

@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"fmt"
 	"net/http"
 
 	"github.com/layercache/layercache/pkg/agent/agentapi"
@@ -24,6 +25,9 @@ func (a *Agent) readyz(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, agentapi.CodeUnavailable, "no policy is being served")
 	case a.warm.gateHeld.Load():
 		writeError(w, agentapi.CodeUnavailable, "warming up (warming.readinessGate)")
+	case a.synced.held.Load():
+		writeError(w, agentapi.CodeUnavailable, fmt.Sprintf(
+			"restored from a snapshot at invalidation #%d; waiting for the operator to confirm the invalidations since", a.inval.watermark()))
 	default:
 		writeData(w, http.StatusOK, "ready")
 	}

@@ -145,6 +145,7 @@ func (a *Agent) stopRuntime(ctx context.Context) error {
 	defer a.applyMu.Unlock()
 	a.stopped = true
 	a.warm.stop()
+	a.synced.stop()
 	rt := a.current.Swap(nil)
 	a.metrics.use(nil)
 	var err error

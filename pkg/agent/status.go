@@ -16,6 +16,7 @@ func (a *Agent) Status() agentapi.Status {
 		Rejected:            a.rejected.Load(),
 		LastInvalidationSeq: a.inval.watermark(),
 		Ready:               a.Ready(),
+		AwaitingSync:        a.synced.held.Load(),
 		Warming:             a.warm.snapshot(),
 		Layers:              []agentapi.LayerStatus{},
 	}

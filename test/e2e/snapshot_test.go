@@ -100,6 +100,20 @@ spec:
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Caught up, the operator confirms it, and only then is it ready.
+	err = Poll(ctx, wait, func() error {
+		st, err := agentStatus(ctx, late)
+		if err != nil {
+			return err
+		}
+		if st.AwaitingSync || !st.Ready {
+			return fmt.Errorf("the restored agent: awaitingSync %v, ready %v; want the operator's confirmation", st.AwaitingSync, st.Ready)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	waitRow(t, f.ns, "cpol", policy, map[string]string{"SYNCED": "2/2", "READY": "True"})
 
 	if v, err := late.Data.Get(ctx, "price:2"); err != nil {

@@ -78,6 +78,9 @@ const (
 	// PathSnapshot writes a snapshot named by uid (POST, SnapshotRequest ->
 	// SnapshotResult).
 	PathSnapshot = "/v1/snapshots/{uid}"
+	// PathSync confirms that an agent restored from a snapshot has every
+	// invalidation of its policy (POST, SyncRequest -> SyncResult).
+	PathSync = "/v1/sync"
 )
 
 // Paths of the probe server.
@@ -85,8 +88,10 @@ const (
 	// PathHealthz answers 200 while the process serves.
 	PathHealthz = "/healthz"
 	// PathReadyz answers 200 when the agent is ready for traffic (a policy
-	// is applied and, with Warming.ReadinessGate, the first warm-up has
-	// finished or timed out), 503 otherwise.
+	// is applied; with Warming.ReadinessGate, the first warm-up has finished
+	// or timed out; after a restore from Warming.Snapshot, the operator has
+	// confirmed the invalidations since it (PathSync) or the warming
+	// timeout has passed), 503 otherwise.
 	PathReadyz = "/readyz"
 	// PathMetrics serves Prometheus text exposition.
 	PathMetrics = "/metrics"

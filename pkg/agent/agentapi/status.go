@@ -27,6 +27,13 @@ type Status struct {
 	LastInvalidationSeq int64 `json:"lastInvalidationSeq"`
 	// ready is what /readyz answers.
 	Ready bool `json:"ready"`
+	// awaitingSync is true from a restore of the local tiers from a
+	// snapshot (Warming.Snapshot) until the operator confirms, through
+	// PathSync, that the watermark includes every invalidation of the
+	// policy, or until the warming timeout passes. Readiness waits for it:
+	// entries an invalidation removed after the snapshot was taken are not
+	// served to traffic before the operator has replayed that invalidation.
+	AwaitingSync bool `json:"awaitingSync,omitempty"`
 	// layers reports each tier, fastest first.
 	Layers []LayerStatus `json:"layers"`
 	// breakers counts the circuit breakers by state.

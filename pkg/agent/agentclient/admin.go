@@ -46,3 +46,10 @@ func (c *Admin) Invalidate(ctx context.Context, uid string, req agentapi.Invalid
 func (c *Admin) Snapshot(ctx context.Context, uid string, req agentapi.SnapshotRequest) (agentapi.SnapshotResult, error) {
 	return call[agentapi.SnapshotResult](ctx, &c.conn, http.MethodPost, agentapi.SnapshotPath(uid), req)
 }
+
+// Sync tells an agent restored from a snapshot that req.LastSequence is the
+// policy's last invalidation; it becomes ready if its watermark has reached
+// it (see agentapi.Status.AwaitingSync).
+func (c *Admin) Sync(ctx context.Context, req agentapi.SyncRequest) (agentapi.SyncResult, error) {
+	return call[agentapi.SyncResult](ctx, &c.conn, http.MethodPost, agentapi.PathSync, req)
+}
