@@ -2,7 +2,7 @@ package controller
 
 import (
 	"context"
-	"fmt"
+	"errors"
 
 	"golang.org/x/sync/errgroup"
 	corev1 "k8s.io/api/core/v1"
@@ -81,7 +81,7 @@ func (r *CachePolicyReconciler) rollOut(ctx context.Context, policy *v1alpha1.Ca
 				v.status.PolicyHash = res.Hash
 				v.status.PolicyGeneration = res.Generation
 			case code == agentapi.CodeInvalidPolicy || code == agentapi.CodeStaleGeneration:
-				v.rejected = rejectionMessage(err)
+				v.rejected = agentMessage(err)
 			default:
 				v.pushErr = err
 			}
@@ -97,16 +97,18 @@ func (r *CachePolicyReconciler) rollOut(ctx context.Context, policy *v1alpha1.Ca
 	}
 }
 
-// rejectionMessage is the agent's explanation of a refusal, details included.
-func rejectionMessage(err error) string {
-	if e, ok := err.(*agentclient.Error); ok {
-		msg := e.Message
-		for _, d := range e.Details {
-			msg += "; " + d
-		}
-		return msg
+// agentMessage is the agent's own explanation of a refusal, details
+// included, or err's text when err is not an answer from an agent.
+func agentMessage(err error) string {
+	var e *agentclient.Error
+	if !errors.As(err, &e) {
+		return err.Error()
 	}
-	return fmt.Sprint(err)
+	msg := e.Message
+	for _, d := range e.Details {
+		msg += "; " + d
+	}
+	return msg
 }
 
 // catchUp replays the invalidations that reachable agents missed (a pod

@@ -11,6 +11,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/tools/events"
@@ -24,7 +25,6 @@ import (
 	"github.com/layercache/layercache/api/v1alpha1"
 	"github.com/layercache/layercache/internal/agentconn"
 	"github.com/layercache/layercache/pkg/agent/agentapi"
-	"github.com/layercache/layercache/pkg/agent/agentclient"
 )
 
 const (
@@ -337,23 +337,10 @@ func (run *snapshotRun) write(ctx context.Context) error {
 	return nil
 }
 
-// event emits an event about snap, if there is a recorder.
-func (r *CacheSnapshotReconciler) event(snap *v1alpha1.CacheSnapshot, related *corev1.Pod, kind, reason, note string, args ...any) {
-	if r.Recorder == nil {
-		return
+// event emits an event about snap, if there is a recorder. related is nil
+// or an object that exists (never a typed nil pointer).
+func (r *CacheSnapshotReconciler) event(snap *v1alpha1.CacheSnapshot, related runtime.Object, kind, reason, note string, args ...any) {
+	if r.Recorder != nil {
+		r.Recorder.Eventf(snap, related, kind, reason, "Snapshot", note, args...)
 	}
-	if related == nil {
-		r.Recorder.Eventf(snap, nil, kind, reason, "Snapshot", note, args...)
-		return
-	}
-	r.Recorder.Eventf(snap, related, kind, reason, "Snapshot", note, args...)
-}
-
-// agentMessage is the agent's own explanation of a refusal.
-func agentMessage(err error) string {
-	var e *agentclient.Error
-	if errors.As(err, &e) {
-		return rejectionMessage(e)
-	}
-	return err.Error()
 }

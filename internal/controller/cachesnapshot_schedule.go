@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/client-go/util/retry"
@@ -307,16 +308,12 @@ func (r *CacheSnapshotScheduleReconciler) now() time.Time {
 	return time.Now()
 }
 
-// event emits an event about policy, if there is a recorder.
-func (r *CacheSnapshotScheduleReconciler) event(policy *v1alpha1.CachePolicy, related *v1alpha1.CacheSnapshot, kind, reason, note string, args ...any) {
-	if r.Recorder == nil {
-		return
+// event emits an event about policy, if there is a recorder. related is
+// nil or an object that exists (never a typed nil pointer).
+func (r *CacheSnapshotScheduleReconciler) event(policy *v1alpha1.CachePolicy, related runtime.Object, kind, reason, note string, args ...any) {
+	if r.Recorder != nil {
+		r.Recorder.Eventf(policy, related, kind, reason, "Schedule", note, args...)
 	}
-	if related == nil {
-		r.Recorder.Eventf(policy, nil, kind, reason, "Schedule", note, args...)
-		return
-	}
-	r.Recorder.Eventf(policy, related, kind, reason, "Schedule", note, args...)
 }
 
 // SetupWithManager watches policies (spec changes only: status updates,
