@@ -63,7 +63,7 @@ func StartControlPlane(ctx context.Context, tools Tools, root, dir string) (*Con
 
 func (cp *ControlPlane) setUp(ctx context.Context) error {
 	cp.Kubeconfig = filepath.Join(cp.Dir, "kubeconfig")
-	if err := writeKubeconfig(cp.Config, cp.Kubeconfig); err != nil {
+	if err := WriteKubeconfig(cp.Config, cp.Kubeconfig); err != nil {
 		return fmt.Errorf("kubeconfig: %w", err)
 	}
 	scheme := runtime.NewScheme()
@@ -113,7 +113,9 @@ func (cp *ControlPlane) helmInstall() error {
 // Stop stops the API server and etcd.
 func (cp *ControlPlane) Stop() error { return cp.env.Stop() }
 
-func writeKubeconfig(cfg *rest.Config, path string) error {
+// WriteKubeconfig writes a kubeconfig at path that reaches the API server of
+// cfg (an envtest control plane) as cfg's user.
+func WriteKubeconfig(cfg *rest.Config, path string) error {
 	kc := clientcmdapi.NewConfig()
 	kc.Clusters["envtest"] = &clientcmdapi.Cluster{Server: cfg.Host, CertificateAuthorityData: cfg.CAData}
 	kc.AuthInfos["envtest"] = &clientcmdapi.AuthInfo{ClientCertificateData: cfg.CertData, ClientKeyData: cfg.KeyData, Token: cfg.BearerToken}
@@ -132,7 +134,8 @@ func (cp *ControlPlane) StartManager(logPath string) (*Process, error) {
 	}, logPath)
 }
 
-// CreateNamespace creates a namespace named like prefix-xxxxx.
+// CreateNamespace creates a namespace whose name is prefix, a dash and a
+// suffix the API server generates, and returns that name.
 func (cp *ControlPlane) CreateNamespace(ctx context.Context, prefix string) (string, error) {
 	ns := &corev1.Namespace{}
 	ns.GenerateName = prefix + "-"
