@@ -2,14 +2,13 @@ package main
 
 import (
 	"bytes"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-)
 
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
+	"github.com/layercache/layercache/internal/golden"
+)
 
 const testAgentImage = "registry.example/layercache/agent:v1.2.3"
 
@@ -64,7 +63,7 @@ func TestInjectGolden(t *testing.T) {
 			if err := runInject(args, &stdin, &stdout, &stderr); err != nil {
 				t.Fatalf("inject %q: %v (stderr %q)", args, err, stderr.String())
 			}
-			checkGolden(t, filepath.Join(dir, tc.golden), stdout.Bytes())
+			golden.Check(t, filepath.Join(dir, tc.golden), stdout.Bytes())
 			if got := stderr.String(); tc.wantStderr == "" && got != "" || !strings.Contains(got, tc.wantStderr) {
 				t.Errorf("stderr %q, want %q", got, tc.wantStderr)
 			}
@@ -128,24 +127,5 @@ func TestRunDispatchesInject(t *testing.T) {
 	err := run(t.Context(), []string{"inject", "--policy", "p"}, &stderr)
 	if err == nil || !strings.Contains(err.Error(), "inject: -f FILE") {
 		t.Fatalf("run inject = %v; want the injector's error", err)
-	}
-}
-
-// checkGolden compares got with the file path, or rewrites it with
-// -update.
-func checkGolden(t *testing.T, path string, got []byte) {
-	t.Helper()
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatalf("update %s: %v", path, err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("read golden file (regenerate with go test -update): %v", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs (regenerate with go test -update if intended)\n--- got\n%s\n--- want\n%s", path, got, want)
 	}
 }

@@ -1,10 +1,7 @@
 package inject
 
 import (
-	"bytes"
 	"errors"
-	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -17,9 +14,8 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/layercache/layercache/api/v1alpha1"
+	"github.com/layercache/layercache/internal/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
 
 const testImage = "registry.example/layercache/agent:v1.2.3"
 
@@ -144,7 +140,7 @@ func TestInjectGolden(t *testing.T) {
 			if err != nil || !changed {
 				t.Fatalf("Inject = %v, %v; want true, nil", changed, err)
 			}
-			checkGolden(t, filepath.Join("testdata", tc.name+".yaml"), podYAML(t, pod))
+			golden.Check(t, filepath.Join("testdata", tc.name+".yaml"), podYAML(t, pod))
 
 			again := pod.DeepCopy()
 			if changed, err := Inject(again, tc.policy(), tc.cfg); err != nil || changed {
@@ -308,23 +304,4 @@ func podYAML(t *testing.T, pod *corev1.Pod) []byte {
 		t.Fatalf("marshal pod: %v", err)
 	}
 	return out
-}
-
-// checkGolden compares got with the file path, or rewrites it with
-// -update.
-func checkGolden(t *testing.T, path string, got []byte) {
-	t.Helper()
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatalf("update %s: %v", path, err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("read golden file (regenerate with go test -update): %v", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs (regenerate with go test -update if intended)\n--- got\n%s\n--- want\n%s", path, got, want)
-	}
 }
