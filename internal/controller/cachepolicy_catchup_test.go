@@ -19,14 +19,7 @@ func TestPolicyReplaysMissedInvalidationsToALateAgent(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	ns := newNamespace(t)
-	startFleet(t, ns, "shop", 1, agent.Options{})
-	startOperator(t, ns, Options{})
-	mustCreate(t, newPolicy(ns, "shop", "shop", nil))
-	waitPolicyCondition(t, ns, "shop", v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonAllAgentsSynced)
-	mustCreate(t, newInvalidation(ns, "sale-over", "shop", func(s *v1alpha1.CacheInvalidationSpec) {
-		s.Target = v1alpha1.InvalidationTarget{Tags: &v1alpha1.TagTarget{Values: []string{"sale"}}}
-	}))
-	waitFinished(t, ns, "sale-over", v1alpha1.ConditionComplete, v1alpha1.ReasonCompleted)
+	shopAfterOneInvalidation(t, ns)
 
 	late := startAgent(t, agent.Options{})
 	must := func(err error) {
@@ -63,14 +56,7 @@ func TestPolicyReplaysMissedInvalidationsToALateAgent(t *testing.T) {
 func TestPolicyConfirmsARestoredAgentOnlyOnceItIsCaughtUp(t *testing.T) {
 	t.Parallel()
 	ns := newNamespace(t)
-	startFleet(t, ns, "shop", 1, agent.Options{})
-	startOperator(t, ns, Options{})
-	mustCreate(t, newPolicy(ns, "shop", "shop", nil))
-	waitPolicyCondition(t, ns, "shop", v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonAllAgentsSynced)
-	mustCreate(t, newInvalidation(ns, "sale-over", "shop", func(s *v1alpha1.CacheInvalidationSpec) {
-		s.Target = v1alpha1.InvalidationTarget{Tags: &v1alpha1.TagTarget{Values: []string{"sale"}}}
-	}))
-	waitFinished(t, ns, "sale-over", v1alpha1.ConditionComplete, v1alpha1.ReasonCompleted)
+	shopAfterOneInvalidation(t, ns)
 
 	restored := startFake(t, false, nil)
 	restored.mu.Lock()
@@ -98,4 +84,19 @@ func TestPolicyConfirmsARestoredAgentOnlyOnceItIsCaughtUp(t *testing.T) {
 	if len(restored.calls) == 0 || restored.calls[0].Seq != 1 {
 		t.Errorf("replays %+v; want #1 replayed", restored.calls)
 	}
+}
+
+// shopAfterOneInvalidation runs the operator for ns with a policy "shop"
+// over one agent (pod shop-0, labels app=shop), and waits until the
+// invalidation #1 "sale-over" (tag sale) has completed on it.
+func shopAfterOneInvalidation(t *testing.T, ns string) {
+	t.Helper()
+	startFleet(t, ns, "shop", 1, agent.Options{})
+	startOperator(t, ns, Options{})
+	mustCreate(t, newPolicy(ns, "shop", "shop", nil))
+	waitPolicyCondition(t, ns, "shop", v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonAllAgentsSynced)
+	mustCreate(t, newInvalidation(ns, "sale-over", "shop", func(s *v1alpha1.CacheInvalidationSpec) {
+		s.Target = v1alpha1.InvalidationTarget{Tags: &v1alpha1.TagTarget{Values: []string{"sale"}}}
+	}))
+	waitFinished(t, ns, "sale-over", v1alpha1.ConditionComplete, v1alpha1.ReasonCompleted)
 }
