@@ -26,9 +26,7 @@ func (g *syncGate) hold(timeout time.Duration, onTimeout func()) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.held.Store(true)
-	if g.timer != nil {
-		g.timer.Stop()
-	}
+	g.stopTimerLocked()
 	g.timer = time.AfterFunc(timeout, func() {
 		if g.open() {
 			onTimeout()
@@ -40,10 +38,7 @@ func (g *syncGate) hold(timeout time.Duration, onTimeout func()) {
 func (g *syncGate) open() bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if g.timer != nil {
-		g.timer.Stop()
-		g.timer = nil
-	}
+	g.stopTimerLocked()
 	return g.held.Swap(false)
 }
 
@@ -51,6 +46,11 @@ func (g *syncGate) open() bool {
 func (g *syncGate) stop() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	g.stopTimerLocked()
+}
+
+// stopTimerLocked drops the timeout; mu is held.
+func (g *syncGate) stopTimerLocked() {
 	if g.timer != nil {
 		g.timer.Stop()
 		g.timer = nil

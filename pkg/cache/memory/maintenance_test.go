@@ -54,7 +54,7 @@ func TestPassAskedForOutsideAWriteRunsAtOnce(t *testing.T) {
 	var m maintenance
 	ran := make(chan struct{})
 	m.execute(func() { close(ran) }) // a reader's: on a goroutine of its own
-	<-ran                            // hangs (and the test times out) if it was held
+	waitRan(t, ran, "a pass asked for with no write in progress")
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.pending != nil {
@@ -68,7 +68,7 @@ func TestHeldPassRunsWithoutFurtherWrites(t *testing.T) {
 	t.Cleanup(m.close)
 	ran := make(chan struct{})
 	write(m, func() { close(ran) })
-	<-ran // runs after maxHold on the timer; hangs if it waited for writes
+	waitRan(t, ran, "a held pass with no further writes") // on the timer, after hold
 }
 
 func TestPassAskedForWhileOneIsHeldRunsAtOnce(t *testing.T) {
@@ -107,5 +107,16 @@ func TestWritesKeepTheLayerWithinItsBoundWithoutBackgroundWork(t *testing.T) {
 	}
 	if n := l.store.EstimatedSize(); n > maxEntries {
 		t.Fatalf("%d entries right after a multiple of %d writes, want at most %d", n, maintenanceEvery, maxEntries)
+	}
+}
+
+// waitRan waits for ran to be closed; a pass that never runs fails the
+// test after 10 seconds instead of hanging it.
+func waitRan(t *testing.T, ran <-chan struct{}, what string) {
+	t.Helper()
+	select {
+	case <-ran:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("%s never ran", what)
 	}
 }

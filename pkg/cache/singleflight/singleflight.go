@@ -29,7 +29,7 @@ import (
 type Group[K comparable, V any] struct {
 	mu      sync.Mutex     // protects m
 	m       map[K]*call[V] // lazily initialised
-	wg      sync.WaitGroup // counts running calls, for Wait
+	wg      sync.WaitGroup // counts running calls, for Close
 	workers workers        // goroutines calls run on
 }
 
@@ -127,11 +127,6 @@ func (g *Group[K, V]) InFlight() int {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return len(g.m)
-}
-
-// Wait blocks until every call started so far has returned.
-func (g *Group[K, V]) Wait() {
-	g.wg.Wait()
 }
 
 // Close waits until every call started so far has returned and the
