@@ -210,6 +210,11 @@ func (v *View[T]) fetchMany(ctx context.Context, keys, qkeys []string, pending [
 	for j, i := range pending {
 		ask[j] = keys[i]
 	}
+	// The bulk fetch runs on the caller's goroutine, outside the flight,
+	// whose Cancel ends the other fetches at Close: this one ends then too.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(c.life, cancel)()
 	var got map[string]T
 	_, err := c.callFetcher(ctx, "", co.group, func(ctx context.Context) (any, error) {
 		var err error

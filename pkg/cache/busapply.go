@@ -33,7 +33,7 @@ func (c *core) startBus(ctx context.Context) {
 			if err == nil {
 				// Messages published while we were not subscribed are lost:
 				// local copies may be stale.
-				c.dropLocal(context.WithoutCancel(c.life))
+				c.dropLocal(c.detached)
 				return
 			}
 			c.busFailed(err)
@@ -69,7 +69,7 @@ type busHandler struct{ c *core }
 
 func (h busHandler) OnMessage(m BusMessage) {
 	c := h.c
-	ctx := context.WithoutCancel(c.life)
+	ctx := c.detached
 	c.metrics.busReceived.inc()
 	switch m.Kind {
 	case BusDelete, BusWrite:
@@ -126,7 +126,7 @@ func (c *core) remoteApplied(keys []string) {
 // the subscription was down.
 func (h busHandler) OnReconnect() {
 	h.c.metrics.busReconnects.inc()
-	h.c.dropLocal(context.WithoutCancel(h.c.life))
+	h.c.dropLocal(h.c.detached)
 	h.c.remoteApplied([]string{""})
 }
 

@@ -31,19 +31,18 @@ func (c *core) runFetch(ctx context.Context, qk string, fc fence, fn func(contex
 	return flightResult{value: val}, nil
 }
 
-// callFetcher runs fn under Options.FetchTimeout and the Stack's lifetime,
-// and counts and reports the call. qk names the key in events ("" for bulk
-// fetches).
+// callFetcher runs fn under Options.FetchTimeout, and counts and reports the
+// call. qk names the key in events ("" for bulk fetches). ctx must end when
+// the Stack closes: the flight's contexts do (Close cancels the flight), and
+// fetchMany derives its own from the Stack's lifetime. A fetch without a
+// timeout thus runs in the context it is given, with no context, timer or
+// registration of its own on the miss path.
 func (c *core) callFetcher(ctx context.Context, qk, group string, fn func(context.Context) (any, error)) (any, error) {
-	var cancel context.CancelFunc
 	if c.opts.FetchTimeout > 0 {
+		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, c.opts.FetchTimeout)
-	} else {
-		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
 	}
-	defer cancel()
-	stop := context.AfterFunc(c.life, cancel) // Close cancels running fetches
-	defer stop()
 
 	start := time.Now()
 	val, err := c.guarded(ctx, qk, group, fn)
@@ -74,8 +73,7 @@ func (c *core) storeFetched(qk string, fc fence, val any, negative bool, co *cal
 	}
 	// The store must not be cut short by the callers leaving: it is quick,
 	// and a half-written stack is worse than a finished write.
-	ctx := context.WithoutCancel(c.life)
-	if !c.fences.writeIfCurrent(fc, func() { _ = c.writeLayers(ctx, qk, entries) }) {
+	if !c.fences.writeIfCurrent(fc, func() { _ = c.writeLayers(c.detached, qk, entries) }) {
 		c.metrics.fencedWrites.inc()
 	}
 }

@@ -119,26 +119,71 @@ func TestFetchTimeoutReturnsTimeoutError(t *testing.T) {
 
 func TestCloseCancelsRunningFetches(t *testing.T) {
 	t.Parallel()
-	s, err := cache.New(context.Background(), []cache.Layer{newMemory(t, "m", nil)}, cache.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	started := make(chan struct{})
-	done := make(chan error, 1)
-	go func() {
-		_, err := cache.Typed[int](s).Get(context.Background(), "k", func(ctx context.Context) (int, error) {
-			close(started)
-			<-ctx.Done()
-			return 0, ctx.Err()
+	// Each case starts one fetch that blocks until its context ends, through
+	// one of the three ways a fetch runs: a Get's single flight, a GetMany
+	// bulk fetch (on the caller's goroutine, outside the flight), and a
+	// stale-while-revalidate refresh (no caller at all).
+	for _, tc := range []struct {
+		name  string
+		start func(s *cache.Stack, clock *manualClock, fetch func(ctx context.Context) error) error
+	}{
+		{"get", func(s *cache.Stack, _ *manualClock, fetch func(context.Context) error) error {
+			_, err := cache.Typed[int](s).Get(context.Background(), "k", func(ctx context.Context) (int, error) {
+				return 0, fetch(ctx)
+			})
+			return err
+		}},
+		{"get many", func(s *cache.Stack, _ *manualClock, fetch func(context.Context) error) error {
+			_, err := cache.Typed[int](s).GetMany(context.Background(), []string{"a", "b"},
+				func(ctx context.Context, _ []string) (map[string]int, error) { return nil, fetch(ctx) })
+			return err
+		}},
+		{"refresh", func(s *cache.Stack, clock *manualClock, fetch func(context.Context) error) error {
+			refreshed := make(chan error, 1)
+			s.Subscribe(func(e cache.Event) {
+				if e.Type == cache.EventRefresh {
+					refreshed <- e.Err
+				}
+			})
+			v := cache.Typed[int](s)
+			if err := v.Set(context.Background(), "k", 1, cache.TTL(time.Minute), cache.StaleWhileRevalidate(time.Hour)); err != nil {
+				return err
+			}
+			clock.Advance(2 * time.Minute)
+			// The stale value comes back at once; the refresh runs behind it.
+			if _, err := v.Get(context.Background(), "k", func(ctx context.Context) (int, error) {
+				return 0, fetch(ctx)
+			}); err != nil {
+				return err
+			}
+			return <-refreshed
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			clock := newManualClock()
+			s, err := cache.New(context.Background(), []cache.Layer{newMemory(t, "m", nil)}, cache.Options{Clock: clock})
+			if err != nil {
+				t.Fatal(err)
+			}
+			started := make(chan struct{})
+			var once sync.Once
+			done := make(chan error, 1)
+			go func() {
+				done <- tc.start(s, clock, func(ctx context.Context) error {
+					once.Do(func() { close(started) })
+					<-ctx.Done()
+					return ctx.Err()
+				})
+			}()
+			<-started
+			if err := s.Close(context.Background()); err != nil {
+				t.Fatalf("Close: %v", err)
+			}
+			if err := <-done; !errors.Is(err, context.Canceled) {
+				t.Fatalf("fetch error after Close = %v, want context.Canceled", err)
+			}
 		})
-		done <- err
-	}()
-	<-started
-	if err := s.Close(context.Background()); err != nil {
-		t.Fatalf("Close: %v", err)
-	}
-	if err := <-done; !errors.Is(err, context.Canceled) {
-		t.Fatalf("fetch error after Close = %v, want context.Canceled", err)
 	}
 }
 

@@ -50,6 +50,7 @@ type core struct {
 
 	life       context.Context // ends at Close; parent of background work
 	stopLife   context.CancelFunc
+	detached   context.Context // life's values without its end: for writes that must finish
 	background sync.WaitGroup // refreshes and other owned goroutines
 	refreshing refreshes
 	closed     atomic.Bool
@@ -116,6 +117,7 @@ func New(ctx context.Context, layers []Layer, opts Options) (*Stack, error) {
 		c.tags = idx
 	}
 	c.life, c.stopLife = context.WithCancel(context.WithoutCancel(ctx))
+	c.detached = context.WithoutCancel(c.life)
 	if o.Generations != nil {
 		if err := c.startGenerations(ctx); err != nil {
 			c.stopLife()
@@ -255,6 +257,7 @@ func (s *Stack) Close(ctx context.Context) error {
 		c.closed.Store(true)
 		c.stopRefreshes()
 		c.stopLife()
+		c.flight.Cancel()
 		done := make(chan struct{})
 		go func() {
 			c.background.Wait()

@@ -8,7 +8,8 @@
 //     moment (see Close), so a call does not pay for a fresh goroutine's
 //     stack growth;
 //   - a panicking call does not crash the process or leave the key stuck:
-//     every waiter gets a *PanicError.
+//     every waiter gets a *PanicError;
+//   - its owner can cancel every call at once when it shuts down (Cancel).
 //
 // x/sync/singleflight runs fn on the first caller's goroutine, so that caller
 // cannot leave early without abandoning the others; that is why this package
@@ -27,18 +28,21 @@ import (
 // use. A Group must not be copied after first use. Its owner calls Close,
 // which also ends the goroutines it keeps for reuse.
 type Group[K comparable, V any] struct {
-	mu      sync.Mutex     // protects m
-	m       map[K]*call[V] // lazily initialised
-	wg      sync.WaitGroup // counts running calls, for Close
-	workers workers        // goroutines calls run on
+	mu        sync.Mutex     // protects m, running and cancelled
+	m         map[K]*call[V] // calls new callers join; lazily initialised
+	running   *call[V]       // every call not yet returned (forgotten ones too), linked by prev/next
+	cancelled bool           // Cancel was called
+	wg        sync.WaitGroup // counts running calls, for Close
+	workers   workers        // goroutines calls run on
 }
 
 type call[V any] struct {
-	done    chan struct{} // closed when val and err are set
-	val     V
-	err     error
-	waiters int                // callers still waiting; guarded by Group.mu
-	cancel  context.CancelFunc // cancels the call's context
+	done       chan struct{} // closed when val and err are set
+	val        V
+	err        error
+	waiters    int                // callers still waiting; guarded by Group.mu
+	cancel     context.CancelFunc // cancels the call's context
+	prev, next *call[V]           // in Group.running; guarded by Group.mu
 }
 
 // Do calls fn for key unless a call for key is already running, in which
@@ -60,6 +64,10 @@ func (g *Group[K, V]) Do(ctx context.Context, key K, fn func(ctx context.Context
 		cctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 		c = &call[V]{done: make(chan struct{}), waiters: 1, cancel: cancel}
 		g.m[key] = c
+		g.link(c)
+		if g.cancelled {
+			cancel()
+		}
 		g.wg.Add(1)
 		g.workers.run(func() {
 			// A reused goroutine carries the labels of the caller it was
@@ -101,10 +109,47 @@ func (g *Group[K, V]) run(ctx context.Context, key K, c *call[V], fn func(contex
 		if g.m[key] == c {
 			delete(g.m, key)
 		}
+		g.unlink(c)
 		g.mu.Unlock()
 		close(c.done)
 	}()
 	c.val, c.err = fn(ctx)
+}
+
+// link adds c to the running calls; unlink removes it. The caller holds
+// g.mu. A list threaded through the calls costs no allocation and no map
+// operation per call, which the miss path would pay.
+func (g *Group[K, V]) link(c *call[V]) {
+	c.next = g.running
+	if c.next != nil {
+		c.next.prev = c
+	}
+	g.running = c
+}
+
+func (g *Group[K, V]) unlink(c *call[V]) {
+	if c.prev != nil {
+		c.prev.next = c.next
+	} else {
+		g.running = c.next
+	}
+	if c.next != nil {
+		c.next.prev = c.prev
+	}
+	c.prev, c.next = nil, nil
+}
+
+// Cancel cancels the context of every running call, forgotten ones
+// included, and of every call started after it; callers still waiting get
+// whatever those calls then return. An owner shutting down calls it so
+// that its calls end soon, then Close to wait for them.
+func (g *Group[K, V]) Cancel() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.cancelled = true
+	for c := g.running; c != nil; c = c.next {
+		c.cancel()
+	}
 }
 
 // Forget makes later calls of Do for key start a new call instead of joining
@@ -129,9 +174,10 @@ func (g *Group[K, V]) InFlight() int {
 	return len(g.m)
 }
 
-// Close waits until every call started so far has returned and the
-// goroutines kept for reuse have exited; owners call it from their own Close
-// so that nothing the Group started outlives them. Idle goroutines exit by
+// Close waits until every call started so far has returned (Cancel makes
+// them return soon) and the goroutines kept for reuse have exited; owners
+// call it from their own Close so that nothing the Group started outlives
+// them. Idle goroutines exit by
 // themselves after a second anyway. The Group stays usable: a call started
 // after Close runs on a goroutine that exits when the call returns.
 func (g *Group[K, V]) Close() {

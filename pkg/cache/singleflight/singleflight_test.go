@@ -185,3 +185,74 @@ func TestForgetStartsANewCall(t *testing.T) {
 		t.Errorf("InFlight = %d after all calls returned, want 0", n)
 	}
 }
+
+func TestCancelEndsRunningCallsForgottenOnesIncluded(t *testing.T) {
+	t.Parallel()
+	g := newGroup(t)
+	// Three calls block until their context ends; "b" is forgotten, so only
+	// the Group's list of running calls still knows it.
+	errs := make(chan error, 3)
+	for _, key := range []string{"a", "b", "c"} {
+		go func() {
+			_, _, err := g.Do(context.Background(), key, func(fctx context.Context) (int, error) {
+				<-fctx.Done()
+				return 0, fctx.Err()
+			})
+			errs <- err
+		}()
+		waitForWaiters(t, g, key, 1)
+	}
+	g.Forget("b")
+	g.Cancel()
+	for range 3 {
+		if err := <-errs; !errors.Is(err, context.Canceled) {
+			t.Fatalf("err = %v, want context.Canceled from the call", err)
+		}
+	}
+	if n := g.InFlight(); n != 0 {
+		t.Errorf("InFlight = %d after Cancel, want 0", n)
+	}
+}
+
+func TestCallStartedAfterCancelRunsCancelled(t *testing.T) {
+	t.Parallel()
+	g := newGroup(t)
+	g.Cancel()
+	_, _, err := g.Do(context.Background(), "k", func(fctx context.Context) (int, error) {
+		return 0, fctx.Err()
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+}
+
+func TestCancelLeavesReturnedCallsUnlinked(t *testing.T) {
+	t.Parallel()
+	g := newGroup(t)
+	// Calls that return in any order must leave the running list empty: a
+	// call left linked would be cancelled (and kept alive) forever.
+	release := make([]chan struct{}, 4)
+	done := make(chan struct{}, len(release))
+	for i := range release {
+		release[i] = make(chan struct{})
+		key := string(rune('a' + i))
+		go func() {
+			_, _, _ = g.Do(context.Background(), key, func(context.Context) (int, error) {
+				<-release[i]
+				return i, nil
+			})
+			done <- struct{}{}
+		}()
+		waitForWaiters(t, g, key, 1)
+	}
+	for _, i := range []int{1, 3, 0, 2} {
+		close(release[i])
+		<-done
+	}
+	g.mu.Lock()
+	left := g.running
+	g.mu.Unlock()
+	if left != nil {
+		t.Fatalf("a returned call is still linked as running")
+	}
+}
