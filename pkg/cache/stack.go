@@ -51,7 +51,7 @@ type core struct {
 	life       context.Context // ends at Close; parent of background work
 	stopLife   context.CancelFunc
 	detached   context.Context // life's values without its end: for writes that must finish
-	background sync.WaitGroup // refreshes and other owned goroutines
+	background sync.WaitGroup  // refreshes and other owned goroutines
 	refreshing refreshes
 	closed     atomic.Bool
 	closeOnce  sync.Once
