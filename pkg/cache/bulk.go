@@ -214,7 +214,8 @@ func (v *View[T]) fetchMany(ctx context.Context, keys, qkeys []string, pending [
 	// whose Cancel ends the other fetches at Close: this one ends then too.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	defer context.AfterFunc(c.life, cancel)()
+	stop := context.AfterFunc(c.life, cancel)
+	defer stop()
 	var got map[string]T
 	_, err := c.callFetcher(ctx, "", co.group, func(ctx context.Context) (any, error) {
 		var err error
