@@ -6,7 +6,9 @@
 //     call goes on for the others, and is cancelled only when every caller
 //     has left. The Group reuses those goroutines for later calls for a
 //     moment (see Close), so a call does not pay for a fresh goroutine's
-//     stack growth;
+//     stack growth. A caller whose context can never end (its Done is nil)
+//     cannot leave early, so the call it starts runs on its own goroutine,
+//     with no hand-off;
 //   - a panicking call does not crash the process or leave the key stuck:
 //     every waiter gets a *PanicError;
 //   - its owner can cancel every call at once when it shuts down (Cancel).
@@ -18,6 +20,7 @@ package singleflight
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime/debug"
 	"runtime/pprof"
@@ -69,6 +72,14 @@ func (g *Group[K, V]) Do(ctx context.Context, key K, fn func(ctx context.Context
 			cancel()
 		}
 		g.wg.Add(1)
+		if ctx.Done() == nil {
+			// This caller cannot stop waiting, so nothing is gained by
+			// running the call elsewhere, and the hand-off (waking a
+			// goroutine, then this one again) is most of a fast call's cost.
+			g.mu.Unlock()
+			g.run(cctx, key, c, fn)
+			return c.val, false, c.err
+		}
 		g.workers.run(func() {
 			// A reused goroutine carries the labels of the caller it was
 			// started for; profiles should show this caller's.
@@ -101,9 +112,14 @@ func (g *Group[K, V]) wait(ctx context.Context, c *call[V], shared bool) (V, boo
 func (g *Group[K, V]) run(ctx context.Context, key K, c *call[V], fn func(context.Context) (V, error)) {
 	defer g.wg.Done()
 	defer c.cancel()
+	returned := false
 	defer func() {
 		if r := recover(); r != nil {
 			c.err = &PanicError{Value: r, Stack: debug.Stack()}
+		} else if !returned {
+			// Neither a return nor a panic: fn called runtime.Goexit.
+			var zero V
+			c.val, c.err = zero, ErrGoexit
 		}
 		g.mu.Lock()
 		if g.m[key] == c {
@@ -114,6 +130,7 @@ func (g *Group[K, V]) run(ctx context.Context, key K, c *call[V], fn func(contex
 		close(c.done)
 	}()
 	c.val, c.err = fn(ctx)
+	returned = true
 }
 
 // link adds c to the running calls; unlink removes it. The caller holds
@@ -184,6 +201,13 @@ func (g *Group[K, V]) Close() {
 	g.wg.Wait()
 	g.workers.close()
 }
+
+// ErrGoexit is the error the waiters of a call get when the call ended its
+// goroutine with runtime.Goexit (as t.FailNow in a test's function does)
+// instead of returning. When the call ran on its caller's goroutine (a
+// caller whose context cannot end), that caller's goroutine exits too, as it
+// would have without the Group.
+var ErrGoexit = errors.New("singleflight: call exited its goroutine (runtime.Goexit)")
 
 // PanicError is the error every waiter gets when the call panicked.
 type PanicError struct {

@@ -256,3 +256,28 @@ func TestCancelLeavesReturnedCallsUnlinked(t *testing.T) {
 		t.Fatalf("a returned call is still linked as running")
 	}
 }
+
+func TestACallerWhoseContextCannotEndRunsTheCallItself(t *testing.T) {
+	t.Parallel()
+	g := newGroup(t)
+	for _, tc := range []struct {
+		name   string
+		ctx    context.Context
+		inline bool
+	}{
+		{"context that cannot end", context.Background(), true},
+		{"context that can end", t.Context(), false},
+	} {
+		caller := goroutineID(t)
+		var ran string
+		if _, _, err := g.Do(tc.ctx, "k", func(context.Context) (int, error) {
+			ran = goroutineID(t)
+			return 1, nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if got := ran == caller; got != tc.inline {
+			t.Errorf("%s: call ran on the caller's goroutine = %v, want %v", tc.name, got, tc.inline)
+		}
+	}
+}

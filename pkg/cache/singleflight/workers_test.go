@@ -3,6 +3,7 @@ package singleflight
 import (
 	"bytes"
 	"context"
+	"errors"
 	"runtime"
 	"runtime/pprof"
 	"strconv"
@@ -43,7 +44,8 @@ func TestALaterCallRunsOnTheGoroutineOfAnEarlierOne(t *testing.T) {
 	prev := ""
 	for i := range calls {
 		var id string
-		_, _, err := g.Do(context.Background(), strconv.Itoa(i), func(context.Context) (int, error) {
+		// A context that can end: the call runs on a goroutine of the Group's.
+		_, _, err := g.Do(t.Context(), strconv.Itoa(i), func(context.Context) (int, error) {
 			id = goroutineID(t)
 			return i, nil
 		})
@@ -98,9 +100,10 @@ func TestAReusedGoroutineCarriesItsCurrentCallersLabels(t *testing.T) {
 		ctx  context.Context
 		want string
 	}{
-		{pprof.WithLabels(context.Background(), pprof.Labels("caller", "first")), `{"caller":"first"}`},
-		{pprof.WithLabels(context.Background(), pprof.Labels("caller", "second")), `{"caller":"second"}`},
-		{context.Background(), ""},
+		// Contexts that can end, so that the calls run on the Group's goroutines.
+		{pprof.WithLabels(t.Context(), pprof.Labels("caller", "first")), `{"caller":"first"}`},
+		{pprof.WithLabels(t.Context(), pprof.Labels("caller", "second")), `{"caller":"second"}`},
+		{t.Context(), ""},
 	} {
 		if i > 0 {
 			waitIdle(t, g) // usually reused; the labels must be right either way
@@ -165,17 +168,61 @@ func TestWorkersRunFunctionsAfterClose(t *testing.T) {
 	}
 }
 
-func TestGoexitInACallEndsOnlyItsGoroutine(t *testing.T) {
+func TestGoexitInACallReachesItsWaitersAsAnError(t *testing.T) {
 	t.Parallel()
-	g := newGroup(t)
-	// A fetcher that calls runtime.Goexit (t.FailNow in a test's fetcher
-	// does) ends the goroutine it runs on; the next call gets another.
-	_, _, _ = g.Do(context.Background(), "k", func(context.Context) (int, error) {
-		runtime.Goexit()
-		return 0, nil
-	})
-	v, _, err := g.Do(context.Background(), "k", func(context.Context) (int, error) { return 7, nil })
-	if err != nil || v != 7 {
-		t.Fatalf("Do after a Goexit = %d, %v; want 7, nil", v, err)
+	// A function that calls runtime.Goexit (t.FailNow in a test's fetcher
+	// does) ends the goroutine it runs on. Its waiters get ErrGoexit, not a
+	// zero value with no error, and the key is not stuck. A caller whose
+	// context can end waits on another goroutine and goes on; a caller whose
+	// context cannot end ran the call itself, so its goroutine ends too.
+	for _, tc := range []struct {
+		name         string
+		ctx          func(t *testing.T) context.Context
+		callerGoesOn bool
+	}{
+		{"call on a goroutine of the Group's", func(t *testing.T) context.Context { return t.Context() }, true},
+		{"call on its caller", func(*testing.T) context.Context { return context.Background() }, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			g := newGroup(t)
+			entered, release := make(chan struct{}), make(chan struct{})
+			leader := make(chan error, 1)
+			leaderEnded := make(chan struct{})
+			go func() {
+				defer close(leaderEnded) // runs on Goexit too
+				_, _, err := g.Do(tc.ctx(t), "k", func(context.Context) (int, error) {
+					blockInCall(entered, release)
+					runtime.Goexit()
+					return 0, nil
+				})
+				leader <- err
+			}()
+			<-entered
+			waiter := make(chan error, 1)
+			go func() {
+				_, _, err := g.Do(t.Context(), "k", func(context.Context) (int, error) { return -1, nil })
+				waiter <- err
+			}()
+			waitForWaiters(t, g, "k", 2)
+			close(release)
+			if err := <-waiter; !errors.Is(err, ErrGoexit) {
+				t.Fatalf("waiter's error = %v, want ErrGoexit", err)
+			}
+			if tc.callerGoesOn {
+				if err := <-leader; !errors.Is(err, ErrGoexit) {
+					t.Fatalf("leader's error = %v, want ErrGoexit", err)
+				}
+			} else {
+				<-leaderEnded
+				if len(leader) > 0 {
+					t.Fatalf("leader returned %v from a call that ended its goroutine", <-leader)
+				}
+			}
+			v, _, err := g.Do(t.Context(), "k", func(context.Context) (int, error) { return 7, nil })
+			if err != nil || v != 7 {
+				t.Fatalf("Do after a Goexit = %d, %v; want 7, nil", v, err)
+			}
+		})
 	}
 }
