@@ -21,6 +21,7 @@ const (
 
 	l2Keys     = 10_000 // keys walked by the L2-hit workload
 	l2Capacity = 16     // memory entries in the L2-hit workload: almost every read misses it
+	l2Block    = 500    // reads (across goroutines) of one kind in a row in the L2-hit workload
 
 	stampedeGoroutines = 1000
 	stampedeDelay      = time.Millisecond // origin latency while the herd waits
