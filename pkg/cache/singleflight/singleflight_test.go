@@ -189,12 +189,13 @@ func TestForgetStartsANewCall(t *testing.T) {
 func TestCancelEndsRunningCallsForgottenOnesIncluded(t *testing.T) {
 	t.Parallel()
 	g := newGroup(t)
-	// Three calls block until their context ends; "b" is forgotten, so only
-	// the Group's list of running calls still knows it.
+	// Three calls block until their context ends: "a" on its caller (whose
+	// context cannot end), "b" and "c" on the Group's goroutines. "b" is
+	// forgotten, so only the Group's list of running calls still knows it.
 	errs := make(chan error, 3)
-	for _, key := range []string{"a", "b", "c"} {
+	for key, ctx := range map[string]context.Context{"a": context.Background(), "b": t.Context(), "c": t.Context()} {
 		go func() {
-			_, _, err := g.Do(context.Background(), key, func(fctx context.Context) (int, error) {
+			_, _, err := g.Do(ctx, key, func(fctx context.Context) (int, error) {
 				<-fctx.Done()
 				return 0, fctx.Err()
 			})
