@@ -120,7 +120,8 @@ func TestFetchTimeoutReturnsTimeoutError(t *testing.T) {
 func TestCloseCancelsRunningFetches(t *testing.T) {
 	t.Parallel()
 	// Each case starts one fetch that blocks until its context ends, through
-	// one of the three ways a fetch runs: a Get's single flight, a GetMany
+	// one of the ways a fetch runs: a Get's single flight (on the caller's
+	// goroutine when its context cannot end, else on the flight's), a GetMany
 	// bulk fetch (on the caller's goroutine, outside the flight), and a
 	// stale-while-revalidate refresh (no caller at all).
 	for _, tc := range []struct {
@@ -129,6 +130,16 @@ func TestCloseCancelsRunningFetches(t *testing.T) {
 	}{
 		{"get", func(s *cache.Stack, _ *manualClock, fetch func(context.Context) error) error {
 			_, err := cache.Typed[int](s).Get(context.Background(), "k", func(ctx context.Context) (int, error) {
+				return 0, fetch(ctx)
+			})
+			return err
+		}},
+		{"get with a request's context", func(s *cache.Stack, _ *manualClock, fetch func(context.Context) error) error {
+			// A context that can end: the fetch runs on a goroutine of the
+			// flight's rather than on the caller's.
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			_, err := cache.Typed[int](s).Get(ctx, "k", func(ctx context.Context) (int, error) {
 				return 0, fetch(ctx)
 			})
 			return err
