@@ -54,7 +54,10 @@ type call[V any] struct {
 //
 // fn receives a context that carries ctx's values but not its cancellation;
 // it is cancelled when every caller waiting on the call has returned because
-// its own context ended. If ctx ends first, Do returns ctx's error at once.
+// its own context ended, or by Cancel. If ctx ends first, Do returns ctx's
+// error at once. fn runs on a goroutine of the Group's, or on the caller's
+// own when ctx can never end (ctx.Done() is nil): that caller could not
+// return before fn anyway.
 func (g *Group[K, V]) Do(ctx context.Context, key K, fn func(ctx context.Context) (V, error)) (v V, shared bool, err error) {
 	g.mu.Lock()
 	if g.m == nil {
@@ -194,9 +197,9 @@ func (g *Group[K, V]) InFlight() int {
 // Close waits until every call started so far has returned (Cancel makes
 // them return soon) and the goroutines kept for reuse have exited; owners
 // call it from their own Close so that nothing the Group started outlives
-// them. Idle goroutines exit by
-// themselves after a second anyway. The Group stays usable: a call started
-// after Close runs on a goroutine that exits when the call returns.
+// them. Idle goroutines exit by themselves after a second anyway. The Group
+// stays usable: a call started after Close runs on a goroutine that exits
+// when the call returns.
 func (g *Group[K, V]) Close() {
 	g.wg.Wait()
 	g.workers.close()
