@@ -387,3 +387,36 @@ func TestNewValidatesOptions(t *testing.T) {
 		}
 	}
 }
+
+func TestGetManyTreatsAWrongTypeKeyAsACorruptMissWhereverItIs(t *testing.T) {
+	t.Parallel()
+	// The pipeline's own error is the first failed command's; with no plain
+	// miss before it, that is the WRONGTYPE reply, which must not fail the
+	// batch.
+	for _, batch := range [][]string{{"good", "wrong-type"}, {"wrong-type"}, {"wrong-type", "good"}} {
+		t.Run(strings.Join(batch, ","), func(t *testing.T) {
+			t.Parallel()
+			prefix := redistest.Prefix(t)
+			l, raw := newLayer(t, rediscache.Options{Prefix: prefix})
+			if err := raw.HSet(ctx(t), prefix+"wrong-type", "f", "v").Err(); err != nil {
+				t.Fatal(err)
+			}
+			mustSet(t, l, "good", entry("fine"))
+			_, found, err := l.GetMany(ctx(t), batch)
+			if err != nil {
+				t.Fatalf("GetMany(%v): %v, want the wrong-type key as a miss", batch, err)
+			}
+			for i, k := range batch {
+				if want := k == "good"; found[i] != want {
+					t.Errorf("found[%s] = %v, want %v", k, found[i], want)
+				}
+			}
+			if got := l.CorruptEntries(); got != 1 {
+				t.Errorf("CorruptEntries() = %d, want 1", got)
+			}
+			if exists(t, raw, prefix+"wrong-type") {
+				t.Error("wrong-type key still stored")
+			}
+		})
+	}
+}

@@ -47,8 +47,10 @@ func (l *Layer) GetMany(ctx context.Context, keys []string) ([]cache.Entry, []bo
 		for i, key := range batch {
 			cmds[i] = pipe.Get(ctx, l.prefix+key)
 		}
-		// Exec's error is the first command's error, redis.Nil for a plain
-		// miss; every command carries its own, so look at those.
+		// Exec's error is the first failed command's: redis.Nil for a plain
+		// miss, WRONGTYPE for a corrupt one. Every command carries its own,
+		// so look at those; Exec's matters only when it is neither (the
+		// pipeline itself failed).
 		_, execErr := pipe.Exec(ctx)
 		for i, cmd := range cmds {
 			b, err := cmd.Bytes()
@@ -65,7 +67,7 @@ func (l *Layer) GetMany(ctx context.Context, keys []string) ([]cache.Entry, []bo
 			}
 			entries[off+i], found[off+i] = e, true
 		}
-		if execErr != nil && !errors.Is(execErr, redis.Nil) {
+		if execErr != nil && !errors.Is(execErr, redis.Nil) && !isWrongType(execErr) {
 			return fmt.Errorf("redis layer: get %d keys: %w", len(batch), execErr)
 		}
 		return nil
