@@ -197,21 +197,29 @@ func (l *Layer) GetMany(ctx context.Context, keys []string) ([]cache.Entry, []bo
 // it and renames it over the key's file, then evicts records while the layer
 // is over its bounds. An entry that has already expired is not written (any
 // older record is deleted). Entries whose envelope exceeds
-// Options.MaxValueBytes are rejected with an error wrapping
-// cache.ErrTooLarge, invalid keys and tags with one wrapping
-// cache.ErrInvalidKey. Set does not retain e.
+// Options.MaxValueBytes, or whose record (the envelope, the key and a few
+// dozen bytes of header and checksums) exceeds Options.MaxBytes, are
+// rejected with an error wrapping cache.ErrTooLarge, and the key's older
+// record is deleted; invalid keys and tags are rejected with an error
+// wrapping cache.ErrInvalidKey. Set does not retain e.
 func (l *Layer) Set(ctx context.Context, key string, e cache.Entry) error {
 	if err := l.check(ctx, "set", key); err != nil {
 		return err
 	}
 	if err := l.checkEntry(key, &e); err != nil {
-		return opError("set", key, err)
+		return l.rejected(ctx, key, err)
 	}
 	expiresAt := e.ExpiresAt()
 	if expiresAt != 0 && expiresAt <= l.now() {
 		return l.Delete(ctx, key)
 	}
 	rec := l.prot.encodeRecord(key, &e, expiresAt)
+	if int64(len(rec)) > l.maxBytes {
+		// The entry fits MaxValueBytes, but not with the record's own
+		// bytes (header, key, checksums): storing it would evict every
+		// record, itself included.
+		return l.rejected(ctx, key, fmt.Errorf("entry's record is %d bytes, Options.MaxBytes is %d: %w", len(rec), l.maxBytes, cache.ErrTooLarge))
+	}
 	id := l.prot.fileID(key)
 
 	st := &l.stripes[id[0]]
@@ -233,6 +241,18 @@ func (l *Layer) Set(ctx context.Context, key string, e cache.Entry) error {
 
 	l.removeEvicted(victims)
 	return nil
+}
+
+// rejected returns the error of a Set that stores nothing. An entry too
+// large to store also removes the key's older record: the caller replaced
+// the value, and serving the one it replaced would be wrong.
+func (l *Layer) rejected(ctx context.Context, key string, err error) error {
+	if errors.Is(err, cache.ErrTooLarge) {
+		if derr := l.Delete(ctx, key); derr != nil {
+			return opError("set", key, errors.Join(err, derr))
+		}
+	}
+	return opError("set", key, err)
 }
 
 // checkEntry rejects what the envelope decoder would later reject, so that

@@ -272,11 +272,45 @@ func TestRestartEnforcesSmallerBounds(t *testing.T) {
 	}
 }
 
-func TestTooLarge(t *testing.T) {
-	l := open(t, Options{MaxValueBytes: 100})
-	err := l.Set(context.Background(), "k", cache.Entry{Payload: make([]byte, 200)})
-	if !errors.Is(err, cache.ErrTooLarge) {
-		t.Errorf("Set of 200 bytes with a 100-byte limit = %v, want cache.ErrTooLarge", err)
+func TestTooLargeEntryIsRejectedAndReplacesNothing(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		opts Options
+		size int // payload bytes of the rejected entry
+	}{
+		// Over MaxValueBytes.
+		{"entry over MaxValueBytes", Options{MaxValueBytes: 100}, 200},
+		// Exactly MaxValueBytes (which defaults to MaxBytes here), but its
+		// record, with the key and the header, is over MaxBytes: storing it
+		// would evict every record, itself included.
+		{"record over MaxBytes", Options{MaxBytes: 4096}, 4096 - cache.EntrySize(&cache.Entry{})},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tc.opts.Dir = t.TempDir()
+			l := open(t, tc.opts)
+			ctx := context.Background()
+			for _, k := range []string{"a", "b", "k"} {
+				if err := l.Set(ctx, k, cache.Entry{Payload: []byte("small " + k)}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			err := l.Set(ctx, "k", cache.Entry{Payload: make([]byte, tc.size)})
+			if !errors.Is(err, cache.ErrTooLarge) {
+				t.Fatalf("Set of a %d-byte payload = %v, want cache.ErrTooLarge", tc.size, err)
+			}
+			// The key's older value is gone (the caller replaced it); the
+			// other keys are untouched.
+			if _, ok, _ := l.Get(ctx, "k"); ok {
+				t.Error("the rejected key still serves its older value")
+			}
+			for _, k := range []string{"a", "b"} {
+				if e, ok, err := l.Get(ctx, k); err != nil || !ok || string(e.Payload) != "small "+k {
+					t.Errorf("Get(%s) = %q, %v, %v after the rejected Set; want it untouched", k, e.Payload, ok, err)
+				}
+			}
+		})
 	}
 }
 

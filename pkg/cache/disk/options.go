@@ -59,7 +59,9 @@ type Options struct {
 
 	// MaxValueBytes bounds one entry as the Stack encoded it: the envelope
 	// (payload, tags and deadlines; see cache.EntrySize). Set rejects larger
-	// entries with an error wrapping cache.ErrTooLarge. A record file larger
+	// entries with an error wrapping cache.ErrTooLarge, as it does entries
+	// whose record (the entry, the key and a few dozen bytes of header and
+	// checksums) would exceed MaxBytes. A record file larger
 	// than this limit plus the record overhead is treated as corrupt, so
 	// lowering the limit discards bigger records written earlier. It must not
 	// exceed MaxBytes. Negative values are an error.
