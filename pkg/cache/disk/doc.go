@@ -34,15 +34,18 @@
 //
 // # Crash safety
 //
-// Set writes a temporary file in the record's shard directory (fsyncing it
-// when Options.Sync is set) and renames it over the record, so a crash
-// leaves the old record or the new one, never a torn one; New removes the
-// temporary files a crash left. Without Sync, a record cut short by a power
-// loss fails its checksum and is a miss. Shard
-// directories are fsynced by Close and Clear, not after every write: after a
-// power loss (not a mere process crash) the last renames and removals before
-// it may be lost, which brings back the previous record of a key for at most
-// its remaining lifetime. Each record section carries a CRC-32C, an
+// Set writes a temporary file in the record's shard directory and renames
+// it over the record, so a crash leaves the old record or the new one, never
+// a torn one; New removes the temporary files a crash left. With
+// Options.Sync, Set fsyncs the file before the rename and the shard
+// directory after it, so a record it wrote survives a power loss. Without
+// Sync, a record cut short by a power loss fails its checksum and is a miss,
+// and shard directories are fsynced by Close and Clear, not after every
+// write: after a power loss (not a mere process crash) the last renames and
+// removals before it may be lost, which brings back the previous record of a
+// key for at most its remaining lifetime. Removals (Delete, eviction) are
+// not fsynced one by one even with Sync: a power loss right after one can
+// bring the removed record back, for at most its remaining lifetime. Each record section carries a CRC-32C, an
 // HMAC-SHA256 or an AES-GCM tag, and the envelope its own CRC-32C.
 //
 // # Corrupt and unreadable records

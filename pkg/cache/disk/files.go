@@ -61,18 +61,24 @@ func parseRecordName(name string) (fileID, bool) {
 }
 
 // writeAtomic replaces path's content with b: it writes a temporary file in
-// the same directory, fsyncs it when sync is set, and renames it over path,
-// so a crash of the process leaves either the old record or the new one,
-// never a torn one. Without sync, a power loss can leave a truncated file;
-// its checksum then fails and it is a miss. A leftover
-// temporary file is removed by the next New. The directory is not fsynced
-// here (see markDirty).
+// the same directory and renames it over path, so a crash of the process
+// leaves either the old record or the new one, never a torn one. A leftover
+// temporary file is removed by the next New.
+//
+// With sync, it fsyncs the file before the rename and the directory after
+// it (and the parent of a directory it had to create), so the new record
+// survives a power loss once writeAtomic returns. Without sync, a power loss
+// can leave a truncated file, whose checksum then fails (a miss), or undo
+// the rename; the layer fsyncs changed directories at Close and Clear (see
+// markDirty).
 func writeAtomic(path string, b []byte, sync bool) error {
 	dir := filepath.Dir(path)
+	created := false
 	f, err := os.CreateTemp(dir, tempPrefix+"*")
 	if errors.Is(err, fs.ErrNotExist) {
 		// First write into this shard (or its directory was removed).
 		if err = os.MkdirAll(dir, dirMode); err == nil {
+			created = true
 			f, err = os.CreateTemp(dir, tempPrefix+"*")
 		}
 	}
@@ -93,6 +99,14 @@ func writeAtomic(path string, b []byte, sync bool) error {
 	if err != nil {
 		_, _ = removeFile(tmp) // best effort; New removes leftovers
 		return err
+	}
+	if sync {
+		if err := syncDir(dir); err != nil {
+			return err
+		}
+		if created {
+			return syncDir(filepath.Dir(dir))
+		}
 	}
 	return nil
 }

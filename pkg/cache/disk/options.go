@@ -94,8 +94,9 @@ type Options struct {
 	// far more than reading the time).
 	Clock cache.Clock
 
-	// Sync fsyncs every record before it replaces the old one, so a record
-	// written survives a power loss. Without it, a process crash still never
+	// Sync fsyncs every record before it replaces the old one, and its
+	// directory after, so a record Set wrote survives a power loss (removals
+	// are not fsynced one by one; see the package doc). Without it, a process crash still never
 	// tears a record (the rename is atomic), and a record cut short by a
 	// power loss fails its checksum and is a miss: a cache can refetch it.
 	// Sync costs one fsync (milliseconds on most disks) per write.
