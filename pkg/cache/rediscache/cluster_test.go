@@ -1,8 +1,14 @@
 package rediscache_test
 
 import (
+	"errors"
 	"fmt"
+	"net"
+	"runtime"
 	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/layercache/layercache/internal/redistest"
 	"github.com/layercache/layercache/pkg/cache"
@@ -76,4 +82,42 @@ func TestCluster(t *testing.T) {
 			t.Errorf("keys left after Clear: %v", left)
 		}
 	})
+}
+
+// TestRingWithAShardDownRefusesScanAndClear: a Ring skips shards its
+// heartbeat marks down, so a Clear would leave their keys to be served again
+// once they are back. The layer must say so instead of reporting success.
+func TestRingWithAShardDownRefusesScanAndClear(t *testing.T) {
+	t.Parallel()
+	// The second shard's address has nothing listening: the heartbeat marks
+	// it down.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadAddr := ln.Addr().String()
+	if err := ln.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ring := redis.NewRing(&redis.RingOptions{
+		Addrs:              map[string]string{"up": redistest.Shared(t).Addr(), "down": deadAddr},
+		HeartbeatFrequency: 10 * time.Millisecond,
+	})
+	t.Cleanup(func() { _ = ring.Close() })
+	for ring.Len() != 1 { // bounded by the test's deadline
+		if t.Context().Err() != nil {
+			t.Fatal("the ring never marked the dead shard down")
+		}
+		runtime.Gosched()
+	}
+	l, err := rediscache.New(rediscache.Options{Client: ring, Prefix: redistest.Prefix(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Clear(ctx(t)); !errors.Is(err, rediscache.ErrShardsDown) {
+		t.Errorf("Clear with a shard down = %v, want ErrShardsDown", err)
+	}
+	if err := l.Scan(ctx(t), "", func(string) bool { return true }); !errors.Is(err, rediscache.ErrShardsDown) {
+		t.Errorf("Scan with a shard down = %v, want ErrShardsDown", err)
+	}
 }

@@ -12,7 +12,8 @@
 // Bulk operations send one command per key in pipelines, never multi-key
 // commands, so they work on a Cluster whatever slots the keys hash to. Scan
 // and Clear use SCAN on every master of a Cluster (every shard of a Ring),
-// never KEYS, FLUSHDB or FLUSHALL.
+// never KEYS, FLUSHDB or FLUSHALL; on a Ring with shards down they fail with
+// ErrShardsDown rather than miss those shards' keys.
 //
 // A Layer is safe for concurrent use. The client belongs to the caller: the
 // layer never closes it, and Close does nothing. Entries returned by Get and

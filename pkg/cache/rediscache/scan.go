@@ -103,6 +103,13 @@ func (l *Layer) nodes(ctx context.Context) ([]redis.Cmdable, error) {
 		err = c.ForEachMaster(ctx, collect)
 	case *redis.Ring:
 		err = c.ForEachShard(ctx, collect)
+		// ForEachShard skips the shards the ring's heartbeat marks down:
+		// a Clear would leave their keys, to be served again when they
+		// come back. go-redis lists only live shards, so count them against
+		// the shards the ring was created with (RingOptions.Addrs).
+		if want := len(c.Options().Addrs); err == nil && len(nodes) < want {
+			err = fmt.Errorf("%d of the ring's %d shards are down: %w", want-len(nodes), want, ErrShardsDown)
+		}
 	default:
 		return []redis.Cmdable{l.client}, nil
 	}
