@@ -31,12 +31,15 @@ import (
 // use. A Group must not be copied after first use. Its owner calls Close,
 // which also ends the goroutines it keeps for reuse.
 type Group[K comparable, V any] struct {
-	mu        sync.Mutex     // protects m, running and cancelled
+	mu        sync.Mutex     // protects m, running, cancelled and finished
 	m         map[K]*call[V] // calls new callers join; lazily initialised
 	running   *call[V]       // every call not yet returned (forgotten ones too), linked by prev/next
 	cancelled bool           // Cancel was called
-	wg        sync.WaitGroup // counts running calls, for Close
-	workers   workers        // goroutines calls run on
+	// finished is signalled when running becomes empty, for Close; made
+	// by the first Close. (A sync.WaitGroup would panic when a call starts
+	// while Close waits, which an owner's Close racing its callers allows.)
+	finished *sync.Cond
+	workers  workers // goroutines calls run on
 }
 
 type call[V any] struct {
@@ -74,7 +77,6 @@ func (g *Group[K, V]) Do(ctx context.Context, key K, fn func(ctx context.Context
 		if g.cancelled {
 			cancel()
 		}
-		g.wg.Add(1)
 		if ctx.Done() == nil {
 			// This caller cannot stop waiting, so nothing is gained by
 			// running the call elsewhere, and the hand-off (waking a
@@ -113,7 +115,6 @@ func (g *Group[K, V]) wait(ctx context.Context, c *call[V], shared bool) (V, boo
 }
 
 func (g *Group[K, V]) run(ctx context.Context, key K, c *call[V], fn func(context.Context) (V, error)) {
-	defer g.wg.Done()
 	defer c.cancel()
 	returned := false
 	defer func() {
@@ -129,6 +130,9 @@ func (g *Group[K, V]) run(ctx context.Context, key K, c *call[V], fn func(contex
 			delete(g.m, key)
 		}
 		g.unlink(c)
+		if g.running == nil && g.finished != nil {
+			g.finished.Broadcast()
+		}
 		g.mu.Unlock()
 		close(c.done)
 	}()
@@ -201,7 +205,14 @@ func (g *Group[K, V]) InFlight() int {
 // stays usable: a call started after Close runs on a goroutine that exits
 // when the call returns.
 func (g *Group[K, V]) Close() {
-	g.wg.Wait()
+	g.mu.Lock()
+	if g.finished == nil {
+		g.finished = sync.NewCond(&g.mu)
+	}
+	for g.running != nil {
+		g.finished.Wait()
+	}
+	g.mu.Unlock()
 	g.workers.close()
 }
 

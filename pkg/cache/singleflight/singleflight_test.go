@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"runtime"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -279,6 +280,47 @@ func TestACallerWhoseContextCannotEndRunsTheCallItself(t *testing.T) {
 		}
 		if got := ran == caller; got != tc.inline {
 			t.Errorf("%s: call ran on the caller's goroutine = %v, want %v", tc.name, got, tc.inline)
+		}
+	}
+}
+
+func TestCloseWhileCallsStartNeitherPanicsNorReturnsEarly(t *testing.T) {
+	t.Parallel()
+	// An owner's Close can race its callers (a cache Get that passed its
+	// closed check just before Close): calls may go on starting while Close
+	// waits for the running ones. With a WaitGroup there, a call starting
+	// just as the count reached zero panicked ("WaitGroup is reused before
+	// previous Wait has returned").
+	for range 100 {
+		g := new(Group[string, int])
+		var stop atomic.Bool
+		var running atomic.Int32
+		var wg sync.WaitGroup
+		for w := range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				ctx := context.Background()
+				if w%2 == 1 {
+					ctx = t.Context() // calls on the Group's goroutines
+				}
+				for i := 0; !stop.Load(); i++ {
+					_, _, _ = g.Do(ctx, strconv.Itoa(w*1_000_000+i), func(context.Context) (int, error) {
+						running.Add(1)
+						defer running.Add(-1)
+						time.Sleep(50 * time.Microsecond) // so that Close finds calls to wait for
+						return i, nil
+					})
+				}
+			}()
+		}
+		time.Sleep(time.Millisecond) // let the callers get going
+		g.Close()
+		stop.Store(true)
+		wg.Wait()
+		g.Close()
+		if n := running.Load(); n != 0 {
+			t.Fatalf("%d calls still running after Close returned", n)
 		}
 	}
 }

@@ -30,8 +30,13 @@ type workers struct {
 	handoff   chan func()   // unbuffered: a send succeeds only while a worker waits
 	stop      chan struct{} // closed by close
 	closeOnce sync.Once
-	alive     sync.WaitGroup // goroutines started and not yet exited
-	idle      atomic.Int32   // goroutines waiting on handoff
+	// alive counts goroutines started and not yet exited; exited is
+	// signalled when it drops to zero. (A sync.WaitGroup would panic when
+	// run starts a goroutine while close waits, which the Group allows.)
+	aliveMu sync.Mutex
+	alive   int          // guarded by aliveMu
+	exited  *sync.Cond   // made by init
+	idle    atomic.Int32 // goroutines waiting on handoff
 
 	// idleTimeout overrides defaultIdleTimeout when positive; set before
 	// first use (tests make it long, so that reuse does not depend on timing).
@@ -42,6 +47,7 @@ func (w *workers) init() {
 	w.initOnce.Do(func() {
 		w.handoff = make(chan func())
 		w.stop = make(chan struct{})
+		w.exited = sync.NewCond(&w.aliveMu)
 	})
 }
 
@@ -54,7 +60,9 @@ func (w *workers) run(fn func()) {
 		return
 	default:
 	}
-	w.alive.Add(1)
+	w.aliveMu.Lock()
+	w.alive++
+	w.aliveMu.Unlock()
 	go w.loop(fn)
 }
 
@@ -63,7 +71,13 @@ func (w *workers) run(fn func()) {
 // function that calls runtime.Goexit ends the goroutine; the next run starts
 // another.
 func (w *workers) loop(fn func()) {
-	defer w.alive.Done()
+	defer func() {
+		w.aliveMu.Lock()
+		if w.alive--; w.alive == 0 {
+			w.exited.Broadcast()
+		}
+		w.aliveMu.Unlock()
+	}()
 	timeout := defaultIdleTimeout
 	if w.idleTimeout > 0 {
 		timeout = w.idleTimeout
@@ -110,5 +124,9 @@ func (w *workers) reserveIdle() bool {
 func (w *workers) close() {
 	w.init()
 	w.closeOnce.Do(func() { close(w.stop) })
-	w.alive.Wait()
+	w.aliveMu.Lock()
+	for w.alive > 0 {
+		w.exited.Wait()
+	}
+	w.aliveMu.Unlock()
 }
