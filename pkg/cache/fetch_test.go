@@ -3,6 +3,7 @@ package cache_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -309,5 +310,45 @@ func TestStaleIfErrorServesStaleWhenFetchFails(t *testing.T) {
 	}
 	if st := s.Stats(); st.StaleHits != 1 || st.RefreshErrors != 1 {
 		t.Errorf("stats: stale hits %d, refresh errors %d; want 1, 1", st.StaleHits, st.RefreshErrors)
+	}
+}
+
+func TestCloseWhileGetsRunNeitherPanicsNorLeaves(t *testing.T) {
+	t.Parallel()
+	// Gets that passed the closed check just before Close still start
+	// fetches while Close waits for the running ones; Close must wait for
+	// them (goleak checks nothing is left) and must not panic (it did, from a
+	// WaitGroup, when a fetch started just as the count reached zero).
+	for range 100 {
+		s, err := cache.New(context.Background(), []cache.Layer{newMemory(t, "m", nil)}, cache.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		v := cache.Typed[int](s)
+		var wg sync.WaitGroup
+		for g := range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				ctx := context.Background()
+				if g%2 == 1 {
+					ctx = t.Context() // fetches on the flight's goroutines
+				}
+				for i := 0; ; i++ {
+					_, err := v.Get(ctx, fmt.Sprintf("k%d-%d", g, i), func(context.Context) (int, error) {
+						time.Sleep(50 * time.Microsecond) // so that Close finds fetches to wait for
+						return i, nil
+					})
+					if errors.Is(err, cache.ErrClosed) {
+						return
+					}
+				}
+			}()
+		}
+		time.Sleep(time.Millisecond) // let the Gets get going
+		if err := s.Close(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		wg.Wait()
 	}
 }
