@@ -109,9 +109,13 @@ func TestSnapshotOfAnyReadyPodExportsItsCache(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if _, err := a.admin.Invalidate(ctx, "before-snapshot", agentapi.InvalidationRequest{Seq: 3, Layers: agentapi.LayersLocal,
-			Target: agentapi.InvalidationTarget{Keys: []string{"never-written"}}}); err != nil {
-			t.Fatal(err)
+		// Sequences 1 to 3, in order: an agent's watermark counts only
+		// sequences with none missing below them.
+		for seq := int64(1); seq <= 3; seq++ {
+			if _, err := a.admin.Invalidate(ctx, "before-snapshot-"+strconv.FormatInt(seq, 10), agentapi.InvalidationRequest{Seq: seq,
+				Layers: agentapi.LayersLocal, Target: agentapi.InvalidationTarget{Keys: []string{"never-written"}}}); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 

@@ -1,6 +1,9 @@
 package agent
 
-import "sync"
+import (
+	"slices"
+	"sync"
+)
 
 // boundedLog remembers the values of the last limit ids recorded; older
 // ones are forgotten first. It is safe for concurrent use.
@@ -36,4 +39,21 @@ func (l *boundedLog[V]) record(id string, v V) {
 		}
 	}
 	l.values[id] = v
+}
+
+// forget drops the ids whose value drop selects; the others keep their
+// order, so the oldest of them is still forgotten first.
+func (l *boundedLog[V]) forget(drop func(V) bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	oldestFirst := slices.Concat(l.order[l.next:], l.order[:l.next])
+	kept := oldestFirst[:0]
+	for _, id := range oldestFirst {
+		if drop(l.values[id]) {
+			delete(l.values, id)
+			continue
+		}
+		kept = append(kept, id)
+	}
+	l.order, l.next = kept, 0
 }

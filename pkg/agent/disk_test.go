@@ -21,6 +21,7 @@ func TestDiskTierSurvivesRestarts(t *testing.T) {
 	for _, k := range []string{"user:1", "user:2", "cfg"} {
 		must(t, first.data.Set(ctx, k, raw(`"`+k+`"`), agentclient.SetOptions{Tags: []string{"t-" + k[:3]}}))
 	}
+	invalidateThrough(t, first, 2)
 	if _, err := first.admin.Invalidate(ctx, "i3", agentapi.InvalidationRequest{Seq: 3, Layers: agentapi.LayersLocal,
 		Target: agentapi.InvalidationTarget{Keys: []string{"cfg"}}}); err != nil {
 		t.Fatal(err)

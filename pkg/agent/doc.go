@@ -57,9 +57,12 @@
 // keys in the agent's tag index and in the memory tier's own entries;
 // "shared" purges only Redis, directly (keys from Redis scans and the
 // shared tag index). The operator runs "shared" once and "local" on every
-// pod. Status.LastInvalidationSeq is the highest seq applied with "local"
-// or "all"; with a disk tier it is stored next to the records and survives
-// restarts.
+// pod. Status.LastInvalidationSeq is the watermark: the highest seq S such
+// that every seq from 1 to S was applied with "local" or "all" (a target
+// "all" covers every seq before its own). A seq applied above a gap is
+// remembered, and the watermark passes it once the gap is filled, so the
+// operator never takes an agent with a hole for current. With a disk tier
+// the watermark is stored next to the records and survives restarts.
 //
 // An agent whose policy names a warming snapshot loads it at start when its
 // local tiers are empty, and takes the snapshot's watermark. It is then not

@@ -22,14 +22,24 @@ const stateFile = "agent-state.json"
 
 // invalidationLog remembers the applied invalidations (the last
 // DefaultRememberedInvalidations uids, with their results) and the
-// watermark: the highest sequence applied to the local tiers. With a disk
-// tier the watermark is also written next to its records, so that it
-// survives a restart together with them.
+// watermark: the highest sequence up to which every invalidation was
+// applied to the local tiers (appliedSeqs; sequences applied above a gap
+// are kept apart until it is filled). With a disk tier the watermark is
+// also written next to its records, so that it survives a restart together
+// with them. The sequences above it are not written: after a restart the
+// operator replays them, and an invalidation applied twice only removes
+// entries again.
+//
+// Every local result it remembers (layers "local" or "all") was applied to
+// the local tiers as they are now: adopting a disk tier that holds records
+// forgets those the records may lack. So a replayed uid it still knows
+// counts again towards the watermark without running again.
 type invalidationLog struct {
-	results *boundedLog[agentapi.InvalidationResult]
-
-	mu  sync.Mutex // protects seq, bounded and dir
-	seq int64
+	// mu protects seqs, bounded and dir, and makes each change to results
+	// and seqs one step. It is taken before results' own lock.
+	mu      sync.Mutex
+	results *boundedLog[appliedInvalidation]
+	seqs    appliedSeqs
 	// bounded is false until an invalidation is applied or a tier holding
 	// records is adopted: until then the agent holds nothing older than
 	// the process, so its watermark is whatever a disk tier says.
@@ -37,47 +47,86 @@ type invalidationLog struct {
 	dir     string // the disk tier's directory; "" without one
 }
 
+// appliedInvalidation is what the log keeps of an applied invalidation.
+type appliedInvalidation struct {
+	res agentapi.InvalidationResult
+	// flush is true for target all, which emptied the tiers it touched.
+	flush bool
+}
+
 type agentState struct {
 	LastInvalidationSeq int64 `json:"lastInvalidationSeq"`
 }
 
+// newInvalidationLog remembers limit uids, and as many sequences applied
+// above the watermark. A replay of a forgotten uid runs again; a forgotten
+// sequence holds the watermark until the operator replays it.
 func newInvalidationLog(limit int) *invalidationLog {
-	return &invalidationLog{results: newBoundedLog[agentapi.InvalidationResult](limit)}
+	return &invalidationLog{results: newBoundedLog[appliedInvalidation](limit),
+		seqs: appliedSeqs{limit: limit}}
 }
 
-// lookup returns the recorded result of uid.
-func (l *invalidationLog) lookup(uid string) (agentapi.InvalidationResult, bool) {
-	return l.results.lookup(uid)
-}
-
-// record remembers res and, when local tiers were purged, raises the
-// watermark to res.Seq and writes it next to the disk tier.
-func (l *invalidationLog) record(res agentapi.InvalidationResult) error {
-	l.results.record(res.UID, res)
+// repeat returns the recorded result of uid, if it was applied, and counts
+// its sequence again towards the watermark: a replay of an invalidation
+// whose sequence was forgotten (past the cap of appliedSeqs) must still
+// fill its gap.
+func (l *invalidationLog) repeat(uid string) (agentapi.InvalidationResult, bool, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if res.Layers != agentapi.LayersShared {
-		l.bounded = true
+	e, ok := l.results.lookup(uid)
+	if !ok {
+		return agentapi.InvalidationResult{}, false, nil
 	}
-	if res.Layers == agentapi.LayersShared || res.Seq <= l.seq {
+	return e.res, true, l.countLocked(e)
+}
+
+// record remembers res and, when local tiers were purged, counts res.Seq
+// towards the watermark (every sequence up to it when flush, for target
+// all) and writes a watermark that moved next to the disk tier.
+func (l *invalidationLog) record(res agentapi.InvalidationResult, flush bool) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	e := appliedInvalidation{res: res, flush: flush}
+	l.results.record(res.UID, e)
+	return l.countLocked(e)
+}
+
+// countLocked counts e towards the watermark; l.mu is held.
+func (l *invalidationLog) countLocked(e appliedInvalidation) error {
+	if e.res.Layers == agentapi.LayersShared {
 		return nil
 	}
-	l.seq = res.Seq
+	l.bounded = true
+	if e.res.Seq <= 0 {
+		return nil
+	}
+	var moved bool
+	if e.flush {
+		moved = l.seqs.cover(e.res.Seq)
+	} else {
+		moved = l.seqs.add(e.res.Seq)
+	}
+	if !moved {
+		return nil
+	}
 	return l.persist()
 }
 
-// watermark returns the highest sequence applied to the local tiers.
+// watermark returns the highest sequence up to which every invalidation
+// was applied to the local tiers.
 func (l *invalidationLog) watermark() int64 {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.seq
+	return l.seqs.through
 }
 
 // adoptDir starts recording the watermark in dir, a disk tier just opened.
 // Records that were already there are only as current as the watermark
 // stored with them (0 when none was): the agent's watermark becomes it at
-// start, and drops to it later. An empty tier is current whatever the
-// watermark.
+// start, and drops to it later. The sequences applied above the watermark,
+// and the local results it no longer covers, are forgotten: the records
+// may lack them, so a replay must run them again. An empty tier is current
+// whatever the watermark.
 func (l *invalidationLog) adoptDir(dir string, hasRecords bool) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -87,16 +136,19 @@ func (l *invalidationLog) adoptDir(dir string, hasRecords bool) error {
 		if err != nil {
 			stored = agentState{} // unknown: the operator replays what it still has
 		}
+		w := stored.LastInvalidationSeq
 		if l.bounded {
-			l.seq = min(l.seq, stored.LastInvalidationSeq)
-		} else {
-			l.seq = stored.LastInvalidationSeq
+			w = min(l.seqs.through, w)
 		}
+		l.seqs.reset(w)
+		l.results.forget(func(e appliedInvalidation) bool {
+			return e.res.Layers != agentapi.LayersShared && (e.res.Seq <= 0 || e.res.Seq > w)
+		})
 		l.bounded = true
 		if err != nil {
 			return errors.Join(err, l.persist())
 		}
-		if l.seq == stored.LastInvalidationSeq {
+		if w == stored.LastInvalidationSeq {
 			return nil
 		}
 	}
@@ -108,7 +160,7 @@ func (l *invalidationLog) persist() error {
 	if l.dir == "" {
 		return nil
 	}
-	b, err := json.Marshal(agentState{LastInvalidationSeq: l.seq})
+	b, err := json.Marshal(agentState{LastInvalidationSeq: l.seqs.through})
 	if err != nil {
 		return err
 	}
@@ -162,7 +214,8 @@ func (l *invalidationLog) restoredSnapshot(w int64) (bool, error) {
 	if l.bounded {
 		return false, nil
 	}
-	l.seq, l.bounded = w, true
+	l.seqs.reset(w)
+	l.bounded = true
 	return true, l.persist()
 }
 

@@ -160,17 +160,19 @@ func TestInvalidationIdempotentByUID(t *testing.T) {
 		t.Fatalf("Get after the repeat = %s, %v; want the newer value kept", v.JSON, err)
 	}
 
-	// The watermark is the highest local sequence; shared passes and lower
-	// sequences do not move it.
+	// The watermark is contiguous over the local sequences: #5 waits above
+	// the hole at #1-#4, and shared passes do not count.
 	for _, step := range []struct {
 		uid    string
 		seq    int64
 		layers agentapi.LayerScope
 		want   int64
 	}{
-		{"seq-3", 3, agentapi.LayersAll, 5},
-		{"seq-9-shared", 9, agentapi.LayersShared, 5},
-		{"seq-7", 7, agentapi.LayersLocal, 7},
+		{"seq-1", 1, agentapi.LayersAll, 1},
+		{"seq-9-shared", 9, agentapi.LayersShared, 1},
+		{"seq-3", 3, agentapi.LayersLocal, 1},
+		{"seq-2", 2, agentapi.LayersLocal, 3},
+		{"seq-4", 4, agentapi.LayersLocal, 5},
 	} {
 		if _, err := r.admin.Invalidate(ctx, step.uid, agentapi.InvalidationRequest{Seq: step.seq, Layers: step.layers,
 			Target: agentapi.InvalidationTarget{Prefixes: []string{"nothing:"}}}); err != nil {

@@ -44,7 +44,7 @@ func newMetrics(a *Agent) (*metrics, error) {
 			}
 			return 0
 		}),
-		gauge("last_invalidation_seq", "Highest invalidation sequence applied to the local tiers.",
+		gauge("last_invalidation_seq", "Invalidation watermark: every sequence up to it was applied to the local tiers.",
 			func() float64 { return float64(a.inval.watermark()) }),
 		gauge("policy_rejected", "1 when the last policy pushed was rejected.",
 			func() float64 { return boolValue(a.rejected.Load() != nil) }),

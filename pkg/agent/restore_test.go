@@ -19,7 +19,7 @@ func TestAgentStartsWarmFromASnapshotWithItsWatermark(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	dir := filepath.Join(t.TempDir(), "snapshots")
-	snap := snapshotAtFive(t, dir)
+	snap := snapshotAt(t, dir, 5)
 
 	tests := []struct {
 		name     string
@@ -52,15 +52,15 @@ func TestAgentStartsWarmFromASnapshotWithItsWatermark(t *testing.T) {
 	}
 }
 
-// snapshotAtFive writes a snapshot into dir of an agent holding "a" (tagged
-// sale) and "b", whose watermark is 5, and returns its path.
-func snapshotAtFive(t *testing.T, dir string) string {
+// snapshotAt writes a snapshot into dir of an agent holding "a" (tagged
+// sale) and "b", whose watermark is seq, and returns its path.
+func snapshotAt(t *testing.T, dir string, seq int64) string {
 	t.Helper()
 	ctx := context.Background()
 	src := startAgent(t, agent.Options{Policy: &agentapi.Policy{Snapshots: agentapi.Snapshots{Dir: dir}}})
 	must(t, src.data.Set(ctx, "a", raw(`1`), agentclient.SetOptions{TTL: time.Hour, Tags: []string{"sale"}}))
 	must(t, src.data.Set(ctx, "b", raw(`2`), agentclient.SetOptions{TTL: time.Hour}))
-	invalidateAt(t, src, 5)
+	invalidateThrough(t, src, seq)
 	snap, err := src.admin.Snapshot(ctx, "0b6d5c2a-2222-4222-8333-444455556666", agentapi.SnapshotRequest{})
 	if err != nil {
 		t.Fatal(err)
@@ -79,6 +79,15 @@ func invalidateAt(t *testing.T, a *running, seq int64) {
 	}
 }
 
+// invalidateThrough applies invalidations 1 to seq, in order, to a's
+// local tiers: the watermark is then seq.
+func invalidateThrough(t *testing.T, a *running, seq int64) {
+	t.Helper()
+	for s := int64(1); s <= seq; s++ {
+		invalidateAt(t, a, s)
+	}
+}
+
 // An agent restored from a snapshot is not ready until the operator
 // confirms that its watermark includes every invalidation of the policy:
 // until then it could serve entries an invalidation removed after the
@@ -86,7 +95,7 @@ func invalidateAt(t *testing.T, a *running, seq int64) {
 func TestARestoredAgentIsReadyOnceTheOperatorConfirmsItsInvalidations(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	snap := snapshotAtFive(t, filepath.Join(t.TempDir(), "snapshots"))
+	snap := snapshotAt(t, filepath.Join(t.TempDir(), "snapshots"), 5)
 	r := startAgent(t, agent.Options{Policy: &agentapi.Policy{Warming: agentapi.Warming{
 		Snapshot: snap, Timeout: agentapi.Duration(time.Hour)}}})
 	status := func() agentapi.Status {
@@ -127,7 +136,7 @@ func TestARestoredAgentIsReadyOnceTheOperatorConfirmsItsInvalidations(t *testing
 func TestARestoredAgentIsReadyAtTheWarmingTimeoutWithoutTheOperator(t *testing.T) {
 	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "snapshots")
-	snap := snapshotAtFive(t, dir)
+	snap := snapshotAt(t, dir, 5)
 	r := startAgent(t, agent.Options{Policy: &agentapi.Policy{Warming: agentapi.Warming{
 		Snapshot: snap, Timeout: agentapi.Duration(50 * time.Millisecond)}}})
 	waitFor(t, "the restored agent ready after the warming timeout", func() bool {

@@ -89,7 +89,8 @@ func (a *Agent) postSnapshot(w http.ResponseWriter, r *http.Request) {
 
 // postSync opens the readiness gate held since a restore from a snapshot
 // when the watermark has reached the operator's last sequence; below it,
-// the gate stays held and the answer says so.
+// the gate stays held and the answer says so. The watermark is contiguous,
+// so reaching it means no invalidation up to it is missing.
 func (a *Agent) postSync(w http.ResponseWriter, r *http.Request) {
 	req, err := agentapi.Decode[agentapi.SyncRequest](r.Body, agentapi.MaxRequestBytes)
 	if err != nil {

@@ -27,7 +27,10 @@ func newSnapshotLog(limit int) *snapshotLog { return newBoundedLog[agentapi.Snap
 // the current invalidation watermark. The uid is a DNS-1123-style name, so
 // the file cannot land outside the directory. A uid this process has
 // already written returns the recorded result. Snapshots and invalidations
-// run one at a time, so the watermark is exact.
+// run one at a time, so the watermark is exact. It is contiguous: the
+// entries may also reflect invalidations applied above it, which an agent
+// restored from the file gets replayed again (removing entries twice is
+// harmless; a hole under the watermark would not be).
 func (a *Agent) takeSnapshot(ctx context.Context, uid string, req agentapi.SnapshotRequest) (agentapi.SnapshotResult, error) {
 	invalid := func(field, msg string) error {
 		return &agentapi.ValidationError{What: "snapshot", Errors: []agentapi.FieldError{{Field: field, Message: msg}}}

@@ -23,6 +23,7 @@ func TestSnapshot(t *testing.T) {
 	for _, k := range []string{"a", "b", "c"} {
 		must(t, r.data.Set(ctx, k, raw(`{"v":"`+k+`"}`), agentclient.SetOptions{TTL: time.Hour, Tags: []string{"t"}}))
 	}
+	invalidateThrough(t, r, 3)
 	if _, err := r.admin.Invalidate(ctx, "before-snapshot", agentapi.InvalidationRequest{Seq: 4,
 		Layers: agentapi.LayersLocal, Target: agentapi.InvalidationTarget{Keys: []string{"c"}}}); err != nil {
 		t.Fatal(err)

@@ -37,8 +37,8 @@ type SnapshotResult struct {
 	Bytes    int64  `json:"bytes"`
 	Checksum string `json:"checksum"`
 	// watermark is Status.LastInvalidationSeq when the snapshot was
-	// taken: the snapshot includes every invalidation up to it, so a
-	// restore must replay only newer ones.
+	// taken: the snapshot includes every invalidation up to it (none is
+	// missing below it), so a restore must replay only newer ones.
 	Watermark int64     `json:"watermark"`
 	Created   time.Time `json:"created"`
 	// alreadyApplied is true when this uid had been written before by

@@ -19,11 +19,13 @@ type Status struct {
 	// rejected describes the last policy the agent refused since it
 	// started, if any (the xDS NACK).
 	Rejected *PolicyRejection `json:"rejected,omitempty"`
-	// lastInvalidationSeq is the highest sequence number of the
-	// invalidations applied to this agent's local tiers (layers "local" or
-	// "all"). It survives restarts when the policy has a disk tier (it is
-	// kept in the disk directory); otherwise it starts at 0, when the local
-	// tiers are empty anyway.
+	// lastInvalidationSeq is the agent's invalidation watermark: the
+	// highest sequence number S such that every invalidation up to S has
+	// been applied to this agent's local tiers (layers "local" or "all");
+	// one applied above a missing sequence does not raise it until the
+	// missing one is applied. It survives restarts when the policy has a
+	// disk tier (it is kept in the disk directory); otherwise it starts at
+	// 0, when the local tiers are empty anyway.
 	LastInvalidationSeq int64 `json:"lastInvalidationSeq"`
 	// ready is what /readyz answers.
 	Ready bool `json:"ready"`
