@@ -14,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/layercache/layercache/api/v1alpha1"
@@ -59,10 +60,13 @@ func (r *CacheInvalidationReconciler) run(ctx context.Context, inv *v1alpha1.Cac
 	runCtx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
 	// Redis first: a pod purged before it could refill its memory from
-	// the stale shared copy.
+	// the stale shared copy. A failed attempt is retried only once its
+	// delay has passed; until then a pass (such as the one the failure's
+	// own status write brings) tries nothing.
 	shared := sharedResult(&inv.Status)
-	if shared != nil && shared.CompletionTime == nil {
+	if shared != nil && shared.CompletionTime == nil && !now.Before(r.sharedRetryAt(inv, shared)) {
 		r.purgeShared(runCtx, inv, policy, book, live, shared, params)
+		r.sharedTries.ended(client.ObjectKeyFromObject(inv), inv.UID, time.Now())
 	}
 	var failures []podFailure
 	if shared == nil || shared.CompletionTime != nil {
@@ -92,7 +96,7 @@ func (r *CacheInvalidationReconciler) run(ctx context.Context, inv *v1alpha1.Cac
 		if v.done {
 			return ctrl.Result{}, err
 		}
-		return ctrl.Result{RequeueAfter: r.wake(end, deadline, book, shared)}, err
+		return ctrl.Result{RequeueAfter: r.wake(end, deadline, inv, book, shared)}, err
 	}
 	for _, f := range failures {
 		r.event(inv, f.pod, corev1.EventTypeWarning, v1alpha1.ReasonPodFailed, "Purge", fmt.Sprintf("pod %s: %s", f.name, f.why))
@@ -101,18 +105,26 @@ func (r *CacheInvalidationReconciler) run(ctx context.Context, inv *v1alpha1.Cac
 		return ctrl.Result{}, nil
 	}
 	// The write's own watch event brings the next pass if work is due now.
-	return ctrl.Result{RequeueAfter: r.wake(end, deadline, book, shared)}, nil
+	return ctrl.Result{RequeueAfter: r.wake(end, deadline, inv, book, shared)}, nil
 }
 
-// wake is when the run next needs a pass.
-func (r *CacheInvalidationReconciler) wake(now, deadline time.Time, book *podBook, shared *v1alpha1.SharedLayerResult) time.Duration {
-	d := nextWake(now, deadline, book.pods)
+// wake is how long the run can sleep before its next pass.
+func (r *CacheInvalidationReconciler) wake(now, deadline time.Time, inv *v1alpha1.CacheInvalidation, book *podBook, shared *v1alpha1.SharedLayerResult) time.Duration {
 	if shared != nil && shared.CompletionTime == nil {
-		// The shared tier has no retry time in status: a pass that comes
-		// early (a restart, another event) simply tries sooner.
-		d = min(d, retryDelay(shared.Attempts))
+		// No pod is purged before the shared tier is done, so the pods'
+		// retry times (unset yet: "due now") do not count.
+		at := r.sharedRetryAt(inv, shared)
+		if deadline.Before(at) {
+			at = deadline
+		}
+		return max(soon, at.Sub(now))
 	}
-	return d
+	return nextWake(now, deadline, book.pods)
+}
+
+// sharedRetryAt is when the run's unfinished shared tier is next due.
+func (r *CacheInvalidationReconciler) sharedRetryAt(inv *v1alpha1.CacheInvalidation, shared *v1alpha1.SharedLayerResult) time.Time {
+	return sharedRetryAt(inv.Status.StartTime.Time, shared.Attempts, r.sharedTries.lastEnd(client.ObjectKeyFromObject(inv), inv.UID))
 }
 
 // observePods marks Gone the pending pods that left (their local tiers

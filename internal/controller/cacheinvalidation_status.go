@@ -246,7 +246,12 @@ func decide(c podCounts, targets int32, shared *v1alpha1.SharedLayerResult, back
 			return verdict{done: true, failed: true, reason: v1alpha1.ReasonBackoffLimitExceeded,
 				msg: fmt.Sprintf("the shared Redis tier failed %d times; last error: %s", shared.Attempts, shared.LastError)}
 		}
-		return verdict{reason: v1alpha1.ReasonRunning, msg: "invalidating the shared Redis tier"}
+		msg := "invalidating the shared Redis tier"
+		if shared.Attempts > 0 {
+			msg = fmt.Sprintf("retrying the shared Redis tier after %d failed attempt(s) of %d allowed; last error: %s",
+				shared.Attempts, backoffLimit+1, shared.LastError)
+		}
+		return verdict{reason: v1alpha1.ReasonRunning, msg: msg}
 	}
 	if c.pending > 0 {
 		return verdict{reason: v1alpha1.ReasonRunning,

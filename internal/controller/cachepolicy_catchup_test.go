@@ -3,9 +3,12 @@ package controller
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
 
 	"github.com/layercache/layercache/api/v1alpha1"
 	"github.com/layercache/layercache/pkg/agent"
@@ -83,6 +86,72 @@ func TestPolicyConfirmsARestoredAgentOnlyOnceItIsCaughtUp(t *testing.T) {
 	// first.
 	if len(restored.calls) == 0 || restored.calls[0].Seq != 1 {
 		t.Errorf("replays %+v; want #1 replayed", restored.calls)
+	}
+}
+
+// A policy that stops compiling (its warming snapshot or ConfigMap is
+// missing) pushes nothing and says why, yet still replays missed
+// invalidations and confirms restored agents: neither needs the compiled
+// policy, and a restored pod left unconfirmed would serve stale entries
+// once its warming timeout passed.
+func TestPolicyThatDoesNotCompileStillCatchesUpAndConfirms(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		warming v1alpha1.WarmingSpec
+		missing string // named by the Stalled message
+	}{
+		{"its warming snapshot is gone", v1alpha1.WarmingSpec{FromSnapshot: &v1alpha1.LocalObjectReference{Name: "gone"}}, "gone"},
+		{"its warming ConfigMap is missing", v1alpha1.WarmingSpec{KeysFrom: &v1alpha1.ConfigMapKeyRef{Name: "no-keys", Key: "keys"}}, "no-keys"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			ns := newNamespace(t)
+			shopAfterOneInvalidation(t, ns)
+			err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+				p := getPolicy(t, ns, "shop")
+				p.Spec.Warming = &tt.warming
+				return k8s.Update(ctx, p)
+			})
+			if err != nil {
+				t.Fatalf("point the policy's warming at %s: %v", tt.missing, err)
+			}
+			p := waitPolicyCondition(t, ns, "shop", v1alpha1.ConditionStalled, metav1.ConditionTrue, v1alpha1.ReasonInvalidSpec)
+			if msg := meta.FindStatusCondition(p.Status.Conditions, v1alpha1.ConditionStalled).Message; !strings.Contains(msg, tt.missing) {
+				t.Fatalf("Stalled message %q does not name %s", msg, tt.missing)
+			}
+
+			restored := startFake(t, false, nil)
+			restored.mu.Lock()
+			restored.awaiting = true // restored at watermark 0: #1 is missing
+			restored.mu.Unlock()
+			createPod(t, ns, "shop-restored", map[string]string{"app": "shop"}, restored.port)
+			eventually(t, "the restored agent caught up and confirmed", func() error {
+				restored.mu.Lock()
+				defer restored.mu.Unlock()
+				if restored.awaiting {
+					return fmt.Errorf("still awaiting sync (watermark %d, syncs %v)", restored.seq, restored.syncs)
+				}
+				return nil
+			})
+			restored.mu.Lock()
+			if len(restored.calls) == 0 || restored.calls[0].Seq != 1 || restored.seq != 1 {
+				t.Errorf("replays %+v, watermark %d; want #1 replayed", restored.calls, restored.seq)
+			}
+			if restored.hash != "" {
+				t.Errorf("the agent was pushed policy %q; want nothing pushed while the policy does not compile", restored.hash)
+			}
+			restored.mu.Unlock()
+
+			p = getPolicy(t, ns, "shop")
+			for _, typ := range []string{v1alpha1.ConditionStalled, v1alpha1.ConditionReady} {
+				if c := meta.FindStatusCondition(p.Status.Conditions, typ); c == nil || c.Reason != v1alpha1.ReasonInvalidSpec {
+					t.Errorf("%s = %+v; want it still to report the compile failure", typ, c)
+				}
+			}
+		})
 	}
 }
 

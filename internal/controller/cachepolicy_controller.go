@@ -70,13 +70,7 @@ func (r *CachePolicyReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 
 	compiled, err := r.compile(ctx, &policy)
 	if err != nil {
-		r.stalled(&policy, err)
-		if werr := r.writeStatus(ctx, &policy, before); werr != nil {
-			return ctrl.Result{}, werr
-		}
-		// A ConfigMap may appear later; the spec itself changes through a
-		// watch event.
-		return ctrl.Result{RequeueAfter: r.Options.Resync}, nil
+		return r.reconcileUncompiled(ctx, &policy, before, err)
 	}
 	removeCondition(&st.Conditions, v1alpha1.ConditionStalled)
 	st.PolicyHash = compiled.Hash
@@ -84,16 +78,10 @@ func (r *CachePolicyReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		return ctrl.Result{}, err
 	}
 
-	if r.Options.EnsureAgentTLS != nil {
-		if err := r.Options.EnsureAgentTLS(ctx, policy.Namespace); err != nil {
-			return ctrl.Result{}, fmt.Errorf("agent TLS Secret: %w", err)
-		}
-	}
-	pods, err := selectedPods(ctx, r, &policy, nil)
+	agents, err := r.reachAgents(ctx, &policy)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	agents := r.observe(ctx, &policy, pods)
 	r.catchUp(ctx, &policy, agents)
 	r.rollOut(ctx, &policy, compiled, agents)
 	aggregate(&policy, agents)
@@ -108,6 +96,21 @@ func (r *CachePolicyReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		return ctrl.Result{RequeueAfter: min(r.Options.Resync, 2*time.Second)}, nil
 	}
 	return ctrl.Result{RequeueAfter: r.Options.Resync}, nil
+}
+
+// reachAgents polls the agents of the pods policy selects, once their TLS
+// material exists.
+func (r *CachePolicyReconciler) reachAgents(ctx context.Context, policy *v1alpha1.CachePolicy) ([]*agentView, error) {
+	if r.Options.EnsureAgentTLS != nil {
+		if err := r.Options.EnsureAgentTLS(ctx, policy.Namespace); err != nil {
+			return nil, fmt.Errorf("agent TLS Secret: %w", err)
+		}
+	}
+	pods, err := selectedPods(ctx, r, policy, nil)
+	if err != nil {
+		return nil, err
+	}
+	return r.observe(ctx, policy, pods), nil
 }
 
 // compile reads the warming key list, if any, and compiles the policy.

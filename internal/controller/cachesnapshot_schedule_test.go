@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -14,6 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -139,29 +141,127 @@ func TestSnapshotRetentionDeletesOnlyOldFinishedOnes(t *testing.T) {
 	t.Parallel()
 	failed := snap("p-0005", 5, true)
 	failed.Status.Conditions = []metav1.Condition{{Type: v1alpha1.ConditionFailed, Status: metav1.ConditionTrue}}
+	oldest := []v1alpha1.CacheSnapshot{snap("p-0003", 3, false), snap("p-0001", 1, false), snap("p-0002", 2, false), snap("p-0004", 4, false)}
 	tests := []struct {
-		name string
-		in   []v1alpha1.CacheSnapshot
-		keep int
-		want []string
+		name       string
+		in         []v1alpha1.CacheSnapshot
+		keep       int
+		inUse      map[string][]string
+		want       []string
+		wantSpared []string
 	}{
-		{"fewer than keep", []v1alpha1.CacheSnapshot{snap("p-0001", 1, false), snap("p-0002", 2, false)}, 2, nil},
-		{"the oldest go", []v1alpha1.CacheSnapshot{snap("p-0003", 3, false), snap("p-0001", 1, false), snap("p-0002", 2, false), snap("p-0004", 4, false)}, 2, []string{"p-0002", "p-0001"}},
-		{"running ones neither go nor count", []v1alpha1.CacheSnapshot{snap("p-0001", 1, false), snap("p-0002", 2, false), snap("p-0000", 0, true), snap("p-0003", 3, true)}, 2, nil},
-		{"failed ones count as finished", []v1alpha1.CacheSnapshot{snap("p-0001", 1, false), failed}, 1, []string{"p-0001"}},
-		{"names break ties of creation time", []v1alpha1.CacheSnapshot{snap("p-0002", 9, false), snap("p-0001", 9, false), snap("p-0003", 9, false)}, 1, []string{"p-0002", "p-0001"}},
+		{"fewer than keep", []v1alpha1.CacheSnapshot{snap("p-0001", 1, false), snap("p-0002", 2, false)}, 2, nil, nil, nil},
+		{"the oldest go", oldest, 2, nil, []string{"p-0002", "p-0001"}, nil},
+		{"running ones neither go nor count", []v1alpha1.CacheSnapshot{snap("p-0001", 1, false), snap("p-0002", 2, false), snap("p-0000", 0, true), snap("p-0003", 3, true)}, 2, nil, nil, nil},
+		{"failed ones count as finished", []v1alpha1.CacheSnapshot{snap("p-0001", 1, false), failed}, 1, nil, []string{"p-0001"}, nil},
+		{"names break ties of creation time", []v1alpha1.CacheSnapshot{snap("p-0002", 9, false), snap("p-0001", 9, false), snap("p-0003", 9, false)}, 1, nil, []string{"p-0002", "p-0001"}, nil},
+		{"one a policy warms from stays", oldest, 2, map[string][]string{"p-0001": {"web"}}, []string{"p-0002"}, []string{"p-0001"}},
+		{"one in use among the newest takes its place", oldest, 2, map[string][]string{"p-0004": {"web"}}, []string{"p-0002", "p-0001"}, nil},
+		{"a policy that names no snapshot changes nothing", oldest, 2, map[string][]string{"other": {"web"}}, []string{"p-0002", "p-0001"}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			var got []string
-			for _, s := range expiredSnapshots(tt.in, tt.keep) {
-				got = append(got, s.Name)
-			}
-			if !slices.Equal(got, tt.want) {
+			expired, spared := expiredSnapshots(tt.in, tt.keep, tt.inUse)
+			if got := snapshotNames(expired); !slices.Equal(got, tt.want) {
 				t.Fatalf("expired %v; want %v", got, tt.want)
 			}
+			if got := snapshotNames(spared); !slices.Equal(got, tt.wantSpared) {
+				t.Fatalf("spared %v; want %v", got, tt.wantSpared)
+			}
 		})
+	}
+}
+
+func snapshotNames(snaps []*v1alpha1.CacheSnapshot) []string {
+	var names []string
+	for _, s := range snaps {
+		names = append(names, s.Name)
+	}
+	return names
+}
+
+func TestSnapshotsInUseAreTheOnesPoliciesWarmFrom(t *testing.T) {
+	t.Parallel()
+	warmFrom := func(name, snapshot string) v1alpha1.CachePolicy {
+		p := v1alpha1.CachePolicy{ObjectMeta: metav1.ObjectMeta{Name: name}}
+		if snapshot != "" {
+			p.Spec.Warming = &v1alpha1.WarmingSpec{FromSnapshot: &v1alpha1.LocalObjectReference{Name: snapshot}}
+		}
+		return p
+	}
+	deleting := warmFrom("leaving", "s-3")
+	deleting.DeletionTimestamp = ptr.To(metav1.Now())
+	keysOnly := warmFrom("keys", "")
+	keysOnly.Spec.Warming = &v1alpha1.WarmingSpec{Keys: []string{"k"}}
+	got := snapshotsInUse([]v1alpha1.CachePolicy{warmFrom("a", "s-1"), warmFrom("b", "s-1"), warmFrom("c", "s-2"), warmFrom("none", ""), keysOnly, deleting})
+	want := map[string][]string{"s-1": {"a", "b"}, "s-2": {"c"}}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("snapshotsInUse = %v; want %v", got, want)
+	}
+}
+
+// Retention keeps a scheduled snapshot that a policy (here another one of
+// the namespace) warms from, says so, and deletes it once no policy does.
+func TestSnapshotRetentionKeepsASnapshotAPolicyWarmsFrom(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	ns := newNamespace(t)
+	pol := newPolicy(ns, "catalog", "shop", func(s *v1alpha1.CachePolicySpec) {
+		s.Snapshots = &v1alpha1.SnapshotPolicy{Schedule: "* * * * *", KeepLast: 1}
+	})
+	if err := k8s.Create(ctx, pol); err != nil {
+		t.Fatal(err)
+	}
+	h := newScheduleHarness(t, ns, "catalog")
+	minute := func(n int) time.Time {
+		return pol.CreationTimestamp.Truncate(time.Minute).Add(time.Duration(n) * time.Minute)
+	}
+	h.reconcile(minute(10))
+	h.finish(h.tickName(minute(10)))
+	restore := newPolicy(ns, "restore", "shop", func(s *v1alpha1.CachePolicySpec) {
+		s.Warming = &v1alpha1.WarmingSpec{FromSnapshot: &v1alpha1.LocalObjectReference{Name: h.tickName(minute(10))}}
+	})
+	if err := k8s.Create(ctx, restore); err != nil {
+		t.Fatal(err)
+	}
+	for n := 11; n <= 12; n++ {
+		h.reconcile(minute(n))
+		h.finish(h.tickName(minute(n)))
+	}
+	h.reconcile(minute(12).Add(30 * time.Second))
+	if got, want := h.scheduled(), []string{h.tickName(minute(10)), h.tickName(minute(12))}; !slices.Equal(got, want) {
+		t.Fatalf("after retention: %v; want the newest and the one policy restore warms from, %v", got, want)
+	}
+	if e := findEvent(h.events, reasonSnapshotInUse); !strings.Contains(e, h.tickName(minute(10))) || !strings.Contains(e, "restore") {
+		t.Fatalf("event %q; want a %s event naming the snapshot and the policy", e, reasonSnapshotInUse)
+	}
+
+	restore = getPolicy(t, ns, "restore")
+	restore.Spec.Warming = &v1alpha1.WarmingSpec{Keys: []string{"k"}}
+	if err := k8s.Update(ctx, restore); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the snapshot no policy warms from any more deleted", func() error {
+		h.reconcile(minute(12).Add(40 * time.Second))
+		if got, want := h.scheduled(), []string{h.tickName(minute(12))}; !slices.Equal(got, want) {
+			return fmt.Errorf("scheduled snapshots %v; want %v", got, want)
+		}
+		return nil
+	})
+}
+
+// findEvent returns the first event recorded with reason, or "".
+func findEvent(rec *events.FakeRecorder, reason string) string {
+	for {
+		select {
+		case e := <-rec.Events:
+			if strings.Contains(e, " "+reason+" ") {
+				return e
+			}
+		default:
+			return ""
+		}
 	}
 }
 
