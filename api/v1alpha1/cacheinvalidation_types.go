@@ -55,6 +55,11 @@ type CacheInvalidationSpec struct {
 
 // InvalidationTarget selects entries. Exactly one field is set.
 //
+// Every key, key prefix, pattern and tag follows the agent's key rules: at
+// most 1024 bytes of UTF-8 (a character outside ASCII takes 2 to 4), and no
+// control characters (U+0000 to U+001F, U+007F). The API server refuses a
+// target the agents would refuse, so that it never takes a sequence number.
+//
 // +kubebuilder:validation:XValidation:rule="[has(self.tags), has(self.keys), has(self.keyPrefixes), has(self.patterns), has(self.all) && self.all].filter(x, x).size() == 1",message="set exactly one of tags, keys, keyPrefixes, patterns or all: true"
 type InvalidationTarget struct {
 	// tags selects entries carrying the tags.
@@ -67,6 +72,8 @@ type InvalidationTarget struct {
 	// +kubebuilder:validation:MaxItems=1000
 	// +kubebuilder:validation:items:MinLength=1
 	// +kubebuilder:validation:items:MaxLength=1024
+	// +kubebuilder:validation:items:XValidation:rule="bytes(self).size() <= 1024",message="must be at most 1024 bytes in UTF-8, the agent's limit (a character outside ASCII takes 2 to 4 bytes)"
+	// +kubebuilder:validation:items:XValidation:rule="!self.matches('[[:cntrl:]]')",message="must not contain control characters (U+0000 to U+001F, U+007F)"
 	Keys []string `json:"keys,omitempty"`
 	// keyPrefixes selects keys starting with any of them.
 	// +optional
@@ -75,15 +82,21 @@ type InvalidationTarget struct {
 	// +kubebuilder:validation:MaxItems=1000
 	// +kubebuilder:validation:items:MinLength=1
 	// +kubebuilder:validation:items:MaxLength=1024
+	// +kubebuilder:validation:items:XValidation:rule="bytes(self).size() <= 1024",message="must be at most 1024 bytes in UTF-8, the agent's limit (a character outside ASCII takes 2 to 4 bytes)"
+	// +kubebuilder:validation:items:XValidation:rule="!self.matches('[[:cntrl:]]')",message="must not contain control characters (U+0000 to U+001F, U+007F)"
 	KeyPrefixes []string `json:"keyPrefixes,omitempty"`
 	// patterns selects keys matching any of them: `*` matches any run of
-	// characters, `?` one character, `\` escapes the next.
+	// characters, `?` one character, `\` escapes the next (so a pattern
+	// cannot end in a lone `\`).
 	// +optional
 	// +listType=atomic
 	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=1000
 	// +kubebuilder:validation:items:MinLength=1
 	// +kubebuilder:validation:items:MaxLength=1024
+	// +kubebuilder:validation:items:XValidation:rule="bytes(self).size() <= 1024",message="must be at most 1024 bytes in UTF-8, the agent's limit (a character outside ASCII takes 2 to 4 bytes)"
+	// +kubebuilder:validation:items:XValidation:rule="!self.matches('[[:cntrl:]]')",message="must not contain control characters (U+0000 to U+001F, U+007F)"
+	// +kubebuilder:validation:items:XValidation:rule=`!self.matches(r'(^|[^\\])(\\\\)*\\$')`,message="must not end in an unescaped backslash: write \\\\ for a literal one"
 	Patterns []string `json:"patterns,omitempty"`
 	// all selects every entry (within the policy's Redis keyPrefix for the
 	// shared tier).
@@ -93,13 +106,15 @@ type InvalidationTarget struct {
 
 // TagTarget selects entries by tag.
 type TagTarget struct {
-	// values are the tags.
+	// values are the tags, at most 128 (the most an entry carries).
 	// +required
 	// +listType=atomic
 	// +kubebuilder:validation:MinItems=1
-	// +kubebuilder:validation:MaxItems=1000
+	// +kubebuilder:validation:MaxItems=128
 	// +kubebuilder:validation:items:MinLength=1
 	// +kubebuilder:validation:items:MaxLength=1024
+	// +kubebuilder:validation:items:XValidation:rule="bytes(self).size() <= 1024",message="must be at most 1024 bytes in UTF-8, the agent's limit (a character outside ASCII takes 2 to 4 bytes)"
+	// +kubebuilder:validation:items:XValidation:rule="!self.matches('[[:cntrl:]]')",message="must not contain control characters (U+0000 to U+001F, U+007F)"
 	Values []string `json:"values"`
 	// match is Any (entries carrying at least one tag, the default) or All
 	// (entries carrying every tag).
