@@ -93,11 +93,14 @@ func (g *Group[K, V]) Do(ctx context.Context, key K, fn func(ctx context.Context
 		})
 	}
 	g.mu.Unlock()
-	return g.wait(ctx, c, ok)
+	return g.wait(ctx, key, c, ok)
 }
 
-// wait blocks until c finishes or ctx ends.
-func (g *Group[K, V]) wait(ctx context.Context, c *call[V], shared bool) (V, bool, error) {
+// wait blocks until c finishes or ctx ends. The last caller to leave
+// cancels the call and takes it out of the map under the same lock, so a
+// caller arriving after it starts a new call instead of joining one whose
+// context has ended.
+func (g *Group[K, V]) wait(ctx context.Context, key K, c *call[V], shared bool) (V, bool, error) {
 	select {
 	case <-c.done:
 		return c.val, shared, c.err
@@ -106,6 +109,9 @@ func (g *Group[K, V]) wait(ctx context.Context, c *call[V], shared bool) (V, boo
 	g.mu.Lock()
 	c.waiters--
 	last := c.waiters == 0
+	if last && g.m[key] == c {
+		delete(g.m, key)
+	}
 	g.mu.Unlock()
 	if last {
 		c.cancel()

@@ -324,3 +324,36 @@ func TestCloseWhileCallsStartDoesNotPanic(t *testing.T) {
 		g.Close()
 	}
 }
+
+func TestACallerAfterEveryoneLeftStartsANewCall(t *testing.T) {
+	t.Parallel()
+	g := newGroup(t)
+	// The only caller leaves: its call is cancelled, but runs on until its
+	// function notices. A caller arriving then must not join it (it would
+	// get the cancelled call's error with a context of its own still live).
+	ctx, cancel := context.WithCancel(context.Background())
+	release := make(chan struct{})
+	first := make(chan error, 1)
+	go func() {
+		_, _, err := g.Do(ctx, "k", func(fctx context.Context) (int, error) {
+			<-fctx.Done()
+			<-release // the cancelled call is still running when the next caller comes
+			return 0, fctx.Err()
+		})
+		first <- err
+	}()
+	waitForWaiters(t, g, "k", 1)
+	cancel()
+	if err := <-first; !errors.Is(err, context.Canceled) {
+		t.Fatalf("leaving caller's error = %v, want context.Canceled", err)
+	}
+	n := g.InFlight()
+	close(release)
+	if n != 0 {
+		t.Fatalf("InFlight = %d once every caller left, want 0: the cancelled call can still be joined", n)
+	}
+	v, shared, err := g.Do(t.Context(), "k", func(context.Context) (int, error) { return 2, nil })
+	if err != nil || v != 2 || shared {
+		t.Fatalf("Do after every caller left = %d (shared %v), %v; want 2 from a new call", v, shared, err)
+	}
+}
