@@ -225,6 +225,7 @@ func (v *View[T]) fetchMany(ctx context.Context, keys, qkeys []string, pending [
 	if err != nil {
 		return nil, err
 	}
+	dropUnasked(got, ask)
 	now := c.clock.NowNano()
 	var itemFences []fence
 	perLayer := make([][]Item, len(c.layers))
@@ -252,13 +253,25 @@ func (v *View[T]) fetchMany(ctx context.Context, keys, qkeys []string, pending [
 		_ = c.writeManyLayers(wctx, perLayer, current)
 	})
 	c.metrics.fencedWrites.add(uint64(fenced))
-	// Drop values for keys the caller did not ask for.
+	return got, nil
+}
+
+// dropUnasked deletes from got the values for keys that are not in ask: a
+// bulk fetcher may return more than it was asked for, and only the asked
+// keys are the caller's (and are stored).
+func dropUnasked[T any](got map[string]T, ask []string) {
+	if len(got) == 0 {
+		return
+	}
+	asked := make(map[string]struct{}, len(ask))
+	for _, k := range ask {
+		asked[k] = struct{}{}
+	}
 	for k := range got {
-		if !slices.Contains(ask, k) {
+		if _, ok := asked[k]; !ok {
 			delete(got, k)
 		}
 	}
-	return got, nil
 }
 
 // writeManyLayers writes perLayer[li][j] for each j in only (nil: all),

@@ -88,3 +88,20 @@ func TestSetManyWithAnInvalidKeyWritesNothing(t *testing.T) {
 		t.Fatalf("SetMany stored %v despite the error", got)
 	}
 }
+
+func TestGetManyReturnsOnlyAskedKeysWhateverTheFetcherReturns(t *testing.T) {
+	t.Parallel()
+	// The fetcher returns only keys nobody asked for: nothing is stored,
+	// and none of them reaches the caller (an early return once skipped
+	// the filtering).
+	v := cache.Typed[int](newStack(t, cache.Options{}))
+	got, err := v.GetMany(context.Background(), []string{"a"}, func(context.Context, []string) (map[string]int, error) {
+		return map[string]int{"b": 2}, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 0 {
+		t.Fatalf("GetMany([a]) = %v, want nothing (the fetcher found no a)", got)
+	}
+}
