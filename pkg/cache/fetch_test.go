@@ -352,3 +352,32 @@ func TestCloseWhileGetsRunNeitherPanicsNorLeaves(t *testing.T) {
 		wg.Wait()
 	}
 }
+
+func TestALayerWithNegativeTTLZeroCachesNoAbsence(t *testing.T) {
+	t.Parallel()
+	// Negative caching is on for the Stack (5 s) and off for l2 (0): l2
+	// must not keep the "not found" (a zero deadline would mean forever),
+	// so once l1's negative entry expires the key is fetched again.
+	clock := newManualClock()
+	zero := time.Duration(0)
+	l1, l2 := newMemory(t, "l1", clock), newMemory(t, "l2", clock)
+	s := newStack(t, cache.Options{Clock: clock, NegativeTTL: 5 * time.Second,
+		Layers: map[string]cache.LayerOptions{"l2": {NegativeTTL: &zero}}}, l1, l2)
+	v := cache.Typed[int](s)
+	ctx := context.Background()
+	var calls atomic.Int32
+	notFound := func(context.Context) (int, error) { calls.Add(1); return 0, cache.ErrNotFound }
+	if _, err := v.Get(ctx, "k", notFound); !errors.Is(err, cache.ErrNotFound) {
+		t.Fatalf("first Get = %v, want ErrNotFound", err)
+	}
+	if _, ok, _ := l2.Get(ctx, "k"); ok {
+		t.Error("l2 holds a negative entry although its NegativeTTL is 0")
+	}
+	if _, err := v.Get(ctx, "k", notFound); !errors.Is(err, cache.ErrNotFound) || calls.Load() != 1 {
+		t.Fatalf("Get within l1's 5 s = %v after %d fetches, want ErrNotFound from l1 without a fetch", err, calls.Load())
+	}
+	clock.Advance(time.Minute)
+	if _, err := v.Get(ctx, "k", notFound); !errors.Is(err, cache.ErrNotFound) || calls.Load() != 2 {
+		t.Fatalf("Get a minute later = %v after %d fetches, want a second fetch", err, calls.Load())
+	}
+}

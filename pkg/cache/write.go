@@ -108,6 +108,15 @@ func (c *core) buildEntries(now int64, key string, value any, negative bool, co 
 		var ttl time.Duration
 		if negative {
 			ttl = c.layerNegativeTTL(l, co)
+			if ttl <= 0 {
+				// No negative caching in this layer. A zero FreshUntil
+				// would mean "never stale", so the entry is written as
+				// already expired instead, which makes the layer drop
+				// the key's older entry rather than keep absence forever.
+				e.FreshUntil = now
+				entries[i] = e
+				continue
+			}
 		} else {
 			ttl = c.writeTTL(key, l, co, now)
 		}
