@@ -96,8 +96,10 @@ func resolve(opts []Option) (callOptions, error) {
 	var co callOptions
 	for i := range opts {
 		o := &opts[i]
-		if o.kind != optTags && o.d < 0 {
-			return co, fmt.Errorf("cache: option %s is %s; it must not be negative", o.kind, o.d)
+		if o.kind != optTags {
+			if err := checkDuration(o.d); err != nil {
+				return co, fmt.Errorf("cache: option %s %w", o.kind, err)
+			}
 		}
 		switch o.kind {
 		case optTTL:

@@ -249,16 +249,17 @@ func (o Options) validate(layerNames map[string]bool) (Options, error) {
 	if o.Codec == nil {
 		o.Codec = codec.JSON{}
 	}
-	nonNegative := []struct {
+	durations := []struct {
 		name string
 		d    time.Duration
 	}{
 		{"TTL", o.TTL}, {"StaleWhileRevalidate", o.StaleWhileRevalidate}, {"StaleIfError", o.StaleIfError},
 		{"NegativeTTL", o.NegativeTTL}, {"FetchTimeout", o.FetchTimeout}, {"RefreshTimeout", o.RefreshTimeout},
+		{"TTLJitter", o.TTLJitter}, {"RefreshAhead", o.RefreshAhead},
 	}
-	for _, f := range nonNegative {
-		if f.d < 0 {
-			return o, fmt.Errorf("cache: Options.%s is %s; it must not be negative", f.name, f.d)
+	for _, f := range durations {
+		if err := checkDuration(f.d); err != nil {
+			return o, fmt.Errorf("cache: Options.%s %w", f.name, err)
 		}
 	}
 	for name, lo := range o.Layers {
@@ -271,8 +272,11 @@ func (o Options) validate(layerNames map[string]bool) (Options, error) {
 		}{{"TTL", lo.TTL}, {"StaleWhileRevalidate", lo.StaleWhileRevalidate}, {"StaleIfError", lo.StaleIfError},
 			{"NegativeTTL", lo.NegativeTTL}, {"TTLJitter", lo.TTLJitter}}
 		for _, f := range fields {
-			if f.d != nil && *f.d < 0 {
-				return o, fmt.Errorf("cache: Options.Layers[%q].%s is %s; it must not be negative", name, f.field, *f.d)
+			if f.d == nil {
+				continue
+			}
+			if err := checkDuration(*f.d); err != nil {
+				return o, fmt.Errorf("cache: Options.Layers[%q].%s %w", name, f.field, err)
 			}
 		}
 	}
@@ -286,9 +290,6 @@ func (o Options) validate(layerNames map[string]bool) (Options, error) {
 		if name == "" || p == nil {
 			return o, fmt.Errorf("cache: Options.TTLPolicies needs non-empty names and non-nil policies (got %q)", name)
 		}
-	}
-	if o.TTLJitter < 0 || o.RefreshAhead < 0 {
-		return o, fmt.Errorf("cache: Options.TTLJitter and Options.RefreshAhead must not be negative")
 	}
 	if o.EarlyRefresh < 0 || o.EarlyRefresh != o.EarlyRefresh {
 		return o, fmt.Errorf("cache: Options.EarlyRefresh is %v; it must be a non-negative number", o.EarlyRefresh)
@@ -326,4 +327,23 @@ func (o Options) validate(layerNames map[string]bool) (Options, error) {
 		o.RefreshTimeout = DefaultRefreshTimeout
 	}
 	return o, nil
+}
+
+// MaxDuration bounds every duration of Options and of the call options: 50
+// years. Deadlines are Unix nanoseconds in an int64, which run out in 2262;
+// a deadline adds up to three of these durations to now (TTL, jitter and a
+// stale window), which this bound keeps well inside that range instead of
+// letting a long TTL overflow into the past.
+const MaxDuration = 50 * 365 * 24 * time.Hour
+
+// checkDuration reports a duration that is negative or above MaxDuration;
+// its message reads after the option's name.
+func checkDuration(d time.Duration) error {
+	switch {
+	case d < 0:
+		return fmt.Errorf("is %s; it must not be negative", d)
+	case d > MaxDuration:
+		return fmt.Errorf("is %s; it must be at most MaxDuration (50 years)", d)
+	}
+	return nil
 }

@@ -3,6 +3,7 @@ package cache_test
 import (
 	"context"
 	"errors"
+	"math"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -28,6 +29,10 @@ func TestNewRejectsBadConfiguration(t *testing.T) {
 		{"unknown layer in Layers", []cache.Layer{mem("a")}, cache.Options{Layers: map[string]cache.LayerOptions{"b": {}}}, `names layer "b"`},
 		{"negative layer window", []cache.Layer{mem("a")}, cache.Options{Layers: map[string]cache.LayerOptions{"a": {StaleIfError: ptr(-time.Second)}}}, `Layers["a"].StaleIfError`},
 		{"negative MaxValueBytes", []cache.Layer{mem("a")}, cache.Options{MaxValueBytes: -1}, "Options.MaxValueBytes"},
+		// Deadlines are int64 nanoseconds: longer durations would overflow.
+		{"TTL over MaxDuration", []cache.Layer{mem("a")}, cache.Options{TTL: cache.MaxDuration + 1}, "Options.TTL"},
+		{"TTLJitter over MaxDuration", []cache.Layer{mem("a")}, cache.Options{TTLJitter: math.MaxInt64}, "Options.TTLJitter"},
+		{"layer TTLJitter over MaxDuration", []cache.Layer{mem("a")}, cache.Options{Layers: map[string]cache.LayerOptions{"a": {TTLJitter: ptr(time.Duration(math.MaxInt64))}}}, `Layers["a"].TTLJitter`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -280,5 +285,41 @@ func TestPerLayerOptionsOverrideStackDefaults(t *testing.T) {
 	}
 	if e2.FreshUntil != now+int64(time.Hour) || e2.StaleUntil != now+int64(time.Hour+time.Minute) {
 		t.Errorf("l2 deadlines = %d/%d, want the Stack's 1h + 1m window", e2.FreshUntil-now, e2.StaleUntil-now)
+	}
+}
+
+func TestCallDurationsOverMaxDurationAreRejectedNotOverflowed(t *testing.T) {
+	t.Parallel()
+	v := cache.Typed[int](newStack(t, cache.Options{}))
+	ctx := context.Background()
+	for _, opt := range []cache.Option{
+		cache.TTLJitter(math.MaxInt64), // once panicked in rand.Int64N
+		cache.TTL(cache.MaxDuration + 1),
+		cache.StaleWhileRevalidate(math.MaxInt64),
+	} {
+		if err := v.Set(ctx, "k", 1, opt); err == nil || !strings.Contains(err.Error(), "MaxDuration") {
+			t.Errorf("Set with %v = %v, want an error naming MaxDuration", opt, err)
+		}
+	}
+	if err := v.Set(ctx, "k", 1, cache.TTL(cache.MaxDuration), cache.TTLJitter(cache.MaxDuration)); err != nil {
+		t.Fatalf("Set with MaxDuration: %v", err)
+	}
+	if got, err := v.Get(ctx, "k", nil); err != nil || got != 1 {
+		t.Fatalf("Get after a Set with MaxDuration = %d, %v; want 1 (not expired by an overflow)", got, err)
+	}
+}
+
+func TestLongestDurationsTogetherStayInTheFuture(t *testing.T) {
+	t.Parallel()
+	// TTL, jitter and both stale windows at MaxDuration: every deadline
+	// must still lie ahead (an overflow would make the entry expired).
+	v := cache.Typed[int](newStack(t, cache.Options{}))
+	ctx := context.Background()
+	m := cache.MaxDuration
+	if err := v.Set(ctx, "k", 1, cache.TTL(m), cache.TTLJitter(m), cache.StaleWhileRevalidate(m), cache.StaleIfError(m)); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := v.Get(ctx, "k", nil); err != nil || got != 1 {
+		t.Fatalf("Get = %d, %v; want 1", got, err)
 	}
 }
