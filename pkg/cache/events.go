@@ -74,7 +74,11 @@ type Event struct {
 }
 
 // Listener receives events. It runs on the goroutine that caused the event,
-// so it must be fast and must not call back into the Stack for the same key.
+// some events while the Stack holds the write locks of the keys being
+// written (sets, deletes, backfills, invalidations, Clear), so it must be
+// fast and must not write to the Stack: a write of any key from a listener
+// can wait for a lock its own caller holds. Reads are safe; hand writes to
+// another goroutine.
 type Listener func(Event)
 
 // listeners is a copy-on-write list: emitting takes no lock.

@@ -226,9 +226,12 @@ type RestoreInfo struct {
 
 // Restore reads a snapshot written by Snapshot and writes its entries into
 // every layer, with the TTL each had left at export. The snapshot is
-// verified before anything is written: a truncated, corrupt or oversized
-// snapshot restores nothing and returns an error wrapping ErrSnapshot or
-// ErrTooLarge. The codec must be the one that wrote it.
+// verified, and every entry decoded and its key checked, before anything is
+// written: a truncated, corrupt or oversized snapshot, or one holding an
+// entry that does not decode or an invalid key, restores nothing and returns
+// an error wrapping ErrSnapshot or ErrTooLarge. (A layer failing during the
+// writes can still leave a partial restore.) The codec must be the one that
+// wrote it.
 func (v *View[T]) Restore(ctx context.Context, r io.Reader, opts RestoreOptions) (RestoreInfo, error) {
 	c := v.s.c
 	if c.closed.Load() {
@@ -259,20 +262,17 @@ func (v *View[T]) Restore(ctx context.Context, r io.Reader, opts RestoreOptions)
 	info := RestoreInfo{Watermark: snap.watermark, Checksum: snap.checksum}
 	now := c.clock.NowNano()
 	shift := now - snap.created
-	var batch []KeyValue[T]
-	var batchEntries [][]Entry
-	flush := func() error {
-		if len(batch) == 0 {
-			return nil
-		}
-		err := v.restoreBatch(ctx, batch, batchEntries, mask)
-		batch, batchEntries = batch[:0], batchEntries[:0]
-		return err
-	}
+	// Decode and check every entry before writing any, so that a bad
+	// entry or key anywhere in the snapshot restores nothing.
+	var kvs []KeyValue[T]
+	var ents [][]Entry
 	for _, rec := range snap.records {
 		if opts.Skip != nil && opts.Skip(rec.key) {
 			info.Skipped++
 			continue
+		}
+		if _, err := v.s.qualify(rec.key); err != nil {
+			return RestoreInfo{}, fmt.Errorf("%w: %w", ErrSnapshot, err)
 		}
 		// Every exported entry was live at export, so after the shift it is
 		// live now, with the time it had left then.
@@ -288,18 +288,19 @@ func (v *View[T]) Restore(ctx context.Context, r io.Reader, opts RestoreOptions)
 		}
 		val := new(T)
 		if err := c.codec.Unmarshal(e.Payload, val); err != nil {
-			return info, fmt.Errorf("%w: entry %q does not decode: %w", ErrSnapshot, rec.key, err)
+			return RestoreInfo{}, fmt.Errorf("%w: entry %q does not decode: %w", ErrSnapshot, rec.key, err)
 		}
-		batch = append(batch, KeyValue[T]{Key: rec.key, Value: *val})
-		batchEntries = append(batchEntries, c.entriesFrom(e, *val))
-		if len(batch) == invalidateBatch {
-			if err := flush(); err != nil {
-				return info, err
-			}
-		}
-		info.Restored++
+		kvs = append(kvs, KeyValue[T]{Key: rec.key, Value: *val})
+		ents = append(ents, c.entriesFrom(e, *val))
 	}
-	return info, flush()
+	for i := 0; i < len(kvs); i += invalidateBatch {
+		j := min(i+invalidateBatch, len(kvs))
+		if err := v.restoreBatch(ctx, kvs[i:j], ents[i:j], mask); err != nil {
+			return info, err
+		}
+		info.Restored += j - i
+	}
+	return info, nil
 }
 
 // RestoreFile is Restore from a file.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -164,5 +165,37 @@ func TestRestoreWritesOnlyTheNamedLayersAndStillRecordsTags(t *testing.T) {
 	}
 	if n, _ := dst.InvalidateTag(ctx, "users"); n != 1 {
 		t.Fatalf("InvalidateTag(users) after a partial restore removed %d keys, want 1", n)
+	}
+}
+
+func TestRestoreWithAnEntryThatDoesNotDecodeWritesNothing(t *testing.T) {
+	t.Parallel()
+	// 1,500 ints and one string, restored as ints: the string does not
+	// decode. Restore writes in batches of a few hundred; all entries are
+	// decoded before the first batch, so none is written, wherever the bad
+	// one sits in the snapshot.
+	ctx := context.Background()
+	src := newStack(t, cache.Options{})
+	keys := make([]string, 1500)
+	for i := range keys {
+		keys[i] = "n" + strconv.Itoa(i)
+		must(t, cache.Typed[int](src).Set(ctx, keys[i], i))
+	}
+	must(t, cache.Typed[string](src).Set(ctx, "s", "not an int"))
+	var buf bytes.Buffer
+	if _, err := src.Snapshot(ctx, &buf, cache.SnapshotOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	dst := newStack(t, cache.Options{})
+	info, err := cache.Typed[int](dst).Restore(ctx, bytes.NewReader(buf.Bytes()), cache.RestoreOptions{})
+	if !errors.Is(err, cache.ErrSnapshot) {
+		t.Fatalf("Restore = %v, want ErrSnapshot for the entry that does not decode", err)
+	}
+	got, err := cache.Typed[int](dst).GetMany(ctx, keys, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 0 || info.Restored != 0 {
+		t.Fatalf("a rejected snapshot restored %d entries (info.Restored %d)", len(got), info.Restored)
 	}
 }
