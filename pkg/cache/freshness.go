@@ -124,7 +124,10 @@ func (v *View[T]) onFreshHit(ctx context.Context, qk string, h *hit[T], fetch Fe
 	if co.hasSliding {
 		sliding = co.sliding
 	}
-	if sliding && h.entry().FreshUntil != 0 {
+	// A cached "not found" does not slide: repeated lookups of a missing
+	// key must not keep it missing past its NegativeTTL (it would hide the
+	// key's creation for as long as it is looked up).
+	if sliding && h.entry().FreshUntil != 0 && !h.entry().Negative {
 		c.slide(ctx, qk, co, now)
 	}
 	if fetch == nil || h.entry().FreshUntil == 0 || h.entry().Negative {
@@ -165,7 +168,7 @@ func (c *core) slide(ctx context.Context, qk string, co *callOptions, now int64)
 			l := &c.layers[i]
 			swr, sie := c.windows(l, co)
 			e, ok, err := l.Get(ctx, qk)
-			if err != nil || !ok || e.FreshUntil == 0 {
+			if err != nil || !ok || e.FreshUntil == 0 || e.Negative {
 				continue
 			}
 			ttl := c.ttlFor(l, co, now)

@@ -201,3 +201,25 @@ func TestWarmLoadsByPriorityReportsProgressAndContinuesOnError(t *testing.T) {
 		t.Fatalf("StopOnError: err %v, fetched %v; want an error after the first entry", err, order)
 	}
 }
+
+func TestSlidingTTLDoesNotStretchANegativeEntry(t *testing.T) {
+	t.Parallel()
+	// A "not found" cached for 5 s, looked up every second: sliding (with
+	// a one-hour TTL) must not keep it, or the key would stay missing for
+	// as long as anyone asks for it.
+	clock := newManualClock()
+	s := newStack(t, cache.Options{Clock: clock, TTL: time.Hour, NegativeTTL: 5 * time.Second, SlidingTTL: true})
+	v := cache.Typed[int](s)
+	ctx := context.Background()
+	var calls atomic.Int32
+	notFound := func(context.Context) (int, error) { calls.Add(1); return 0, cache.ErrNotFound }
+	for range 10 {
+		if _, err := v.Get(ctx, "k", notFound); !errors.Is(err, cache.ErrNotFound) {
+			t.Fatalf("Get = %v, want ErrNotFound", err)
+		}
+		clock.Advance(time.Second)
+	}
+	if n := calls.Load(); n < 2 {
+		t.Fatalf("10 lookups over 10 s made %d fetches, want the negative entry to expire after 5 s", n)
+	}
+}

@@ -47,8 +47,10 @@ func (l *Layer) SetMany(ctx context.Context, items []cache.Item) error {
 			return fmt.Errorf("redis layer: set %q: %w", it.Key, err)
 		}
 	}
-	now := time.Now()
 	return batches(items, l.pipelineBatch, func(_ int, batch []cache.Item) error {
+		// The time is read per batch: PX is relative, and earlier batches'
+		// round trips would otherwise lengthen later entries' TTLs.
+		now := time.Now()
 		pipe := l.client.Pipeline()
 		cmds := make([]redis.Cmder, len(batch))
 		for i := range batch {
