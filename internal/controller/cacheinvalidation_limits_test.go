@@ -1,80 +1,18 @@
-package v1alpha1_test
+package controller
 
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
-	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/layercache/layercache/api/v1alpha1"
 	"github.com/layercache/layercache/pkg/agent/agentapi"
 	"github.com/layercache/layercache/pkg/cache/glob"
 )
-
-// The generated CRDs are installed in a real kube-apiserver and etcd
-// (envtest), so the OpenAPI markers and CEL rules are checked by the code
-// that enforces them in a cluster.
-var k8s client.Client
-
-func TestMain(m *testing.M) {
-	os.Exit(runSuite(m))
-}
-
-func runSuite(m *testing.M) int {
-	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
-		fmt.Fprintln(os.Stderr, "api validation tests need a kube-apiserver and etcd: run them with `make test`, "+
-			"or export KUBEBUILDER_ASSETS=$(bash hack/envtest-bins.sh)")
-		return 1
-	}
-	scheme := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(scheme); err != nil {
-		panic(err)
-	}
-	if err := v1alpha1.AddToScheme(scheme); err != nil {
-		panic(err)
-	}
-	testEnv := &envtest.Environment{
-		CRDDirectoryPaths:     []string{filepath.Join("..", "..", "config", "crd", "bases")},
-		ErrorIfCRDPathMissing: true,
-		Scheme:                scheme,
-	}
-	restConfig, err := testEnv.Start()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "start envtest: %v\n", err)
-		return 1
-	}
-	defer func() {
-		if err := testEnv.Stop(); err != nil {
-			fmt.Fprintf(os.Stderr, "stop envtest: %v\n", err)
-		}
-	}()
-	if k8s, err = client.New(restConfig, client.Options{Scheme: scheme}); err != nil {
-		fmt.Fprintf(os.Stderr, "client: %v\n", err)
-		return 1
-	}
-	return m.Run()
-}
-
-// newNamespace creates a namespace for one test.
-func newNamespace(t *testing.T) string {
-	t.Helper()
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "t-"}}
-	if err := k8s.Create(context.Background(), ns); err != nil {
-		t.Fatalf("create namespace: %v", err)
-	}
-	t.Cleanup(func() { _ = k8s.Delete(context.Background(), ns) })
-	return ns.Name
-}
 
 // agentVerdict is what an agent answers to target: nil when it would
 // apply it, the reason when it refuses it (with a 4xx, which the operator
@@ -102,10 +40,10 @@ func agentVerdict(target v1alpha1.InvalidationTarget) error {
 }
 
 // repeat returns n copies of s, then tail.
-func repeat(s string, n int, tail string) string { return strings.Repeat(s, n) + tail }
+func repeatTo(s string, n int, tail string) string { return strings.Repeat(s, n) + tail }
 
 // list returns n values made by value(i).
-func list(n int, value func(i int) string) []string {
+func listOf(n int, value func(i int) string) []string {
 	out := make([]string, n)
 	for i := range out {
 		out[i] = value(i)
@@ -130,11 +68,11 @@ func TestCacheInvalidationTargetMatchesAgentLimits(t *testing.T) {
 		euro    = "€" // 3 bytes in UTF-8
 		emoji   = "😀" // 4 bytes in UTF-8
 	)
-	key1024 := repeat(euro, 341, "x") // 342 characters, 1024 bytes
-	key1026 := repeat(euro, 342, "")  // 342 characters, 1026 bytes
+	key1024 := repeatTo(euro, 341, "x") // 342 characters, 1024 bytes
+	key1026 := repeatTo(euro, 342, "")  // 342 characters, 1026 bytes
 	// numbered returns n distinct values of 1024 bytes, mostly euro signs.
 	numbered := func(n int, sep string) []string {
-		return list(n, func(i int) string { return repeat(euro, 340, fmt.Sprintf("%s%0*d", sep, 4-len(sep), i)) })
+		return listOf(n, func(i int) string { return repeatTo(euro, 340, fmt.Sprintf("%s%0*d", sep, 4-len(sep), i)) })
 	}
 	keys := func(v ...string) v1alpha1.InvalidationTarget { return v1alpha1.InvalidationTarget{Keys: v} }
 	prefixes := func(v ...string) v1alpha1.InvalidationTarget { return v1alpha1.InvalidationTarget{KeyPrefixes: v} }
@@ -150,23 +88,23 @@ func TestCacheInvalidationTargetMatchesAgentLimits(t *testing.T) {
 		field, message string
 	}{
 		// Tags: the agent takes at most 128.
-		{"129 tags", tags(list(129, strconv.Itoa)...), "spec.target.tags.values", tooMany},
-		{"1000 tags", tags(list(1000, strconv.Itoa)...), "spec.target.tags.values", tooMany},
+		{"129 tags", tags(listOf(129, strconv.Itoa)...), "spec.target.tags.values", tooMany},
+		{"1000 tags", tags(listOf(1000, strconv.Itoa)...), "spec.target.tags.values", tooMany},
 		{"128 tags of 1024 bytes", tags(numbered(128, "")...), "", ""},
 
 		// Lengths count bytes, as the agent does, not characters.
-		{"a key of 400 euro signs (1200 bytes)", keys(repeat(euro, 400, "")), "spec.target.keys[0]", tooLong},
+		{"a key of 400 euro signs (1200 bytes)", keys(repeatTo(euro, 400, "")), "spec.target.keys[0]", tooLong},
 		{"a key of 342 characters in 1026 bytes", keys("k", key1026), "spec.target.keys[1]", tooLong},
-		{"a key of 257 four-byte characters", keys(repeat(emoji, 257, "")), "spec.target.keys[0]", tooLong},
-		{"a tag of 1025 bytes", tags(repeat("é", 512, "x")), "spec.target.tags.values[0]", tooLong},
+		{"a key of 257 four-byte characters", keys(repeatTo(emoji, 257, "")), "spec.target.keys[0]", tooLong},
+		{"a tag of 1025 bytes", tags(repeatTo("é", 512, "x")), "spec.target.tags.values[0]", tooLong},
 		{"a prefix of 1026 bytes", prefixes(key1026), "spec.target.keyPrefixes[0]", tooLong},
 		{"a pattern of 1026 bytes", patterns(key1026), "spec.target.patterns[0]", tooLong},
 		{"a key of 342 characters in 1024 bytes", keys(key1024), "", ""},
-		{"a key of 256 four-byte characters", keys(repeat(emoji, 256, "")), "", ""},
-		{"a key of 1024 ASCII bytes", keys(repeat("k", 1024, "")), "", ""},
+		{"a key of 256 four-byte characters", keys(repeatTo(emoji, 256, "")), "", ""},
+		{"a key of 1024 ASCII bytes", keys(repeatTo("k", 1024, "")), "", ""},
 		{"a tag of 1024 bytes", tags(key1024), "", ""},
 		{"a prefix of 1024 bytes", prefixes(key1024), "", ""},
-		{"a pattern of 1024 bytes", patterns(repeat(euro, 341, "*")), "", ""},
+		{"a pattern of 1024 bytes", patterns(repeatTo(euro, 341, "*")), "", ""},
 		{"1000 keys of 1024 bytes", keys(numbered(1000, "")...), "", ""},
 		{"1000 prefixes of 1024 bytes", prefixes(numbered(1000, "")...), "", ""},
 		{"1000 patterns of 1024 bytes", patterns(numbered(1000, "*")...), "", ""},
