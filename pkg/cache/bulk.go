@@ -23,9 +23,15 @@ type BulkFetcher[T any] func(ctx context.Context, keys []string) (map[string]T, 
 // into faster layers, and the keys no layer has are passed to fetch in one
 // call. Counters and events are the same as for Get, key by key.
 //
+// Stale entries are served and refreshed in the background, as by Get.
+// Entries in their stale-if-error window are passed to fetch with the
+// missing keys, and served only if fetch fails; the error is then returned
+// only when some key had no such value to fall back on.
+//
 // The result maps each found key to its value; keys that are missing (with
 // no fetcher), cached as not found, or not returned by fetch are absent.
-// Unlike Get, concurrent GetMany calls do not share fetches.
+// Unlike Get, concurrent GetMany calls do not share fetches, and GetMany
+// applies no sliding TTL, refresh-ahead or adaptive-TTL counting.
 func (v *View[T]) GetMany(ctx context.Context, keys []string, fetch BulkFetcher[T], opts ...Option) (map[string]T, error) {
 	c := v.s.c
 	if c.closed.Load() {
@@ -50,6 +56,9 @@ func (v *View[T]) GetMany(ctx context.Context, keys []string, fetch BulkFetcher[
 	}
 	fcs := make([]fence, len(keys))
 	var stale []int
+	// fallback holds the values of entries in their stale-if-error window,
+	// which are fetched again (as Get does) and served only if that fails.
+	var fallback map[int]fallbackValue[T]
 	var lerrs []error
 	for li := range c.layers {
 		if len(pending) == 0 {
@@ -88,6 +97,17 @@ func (v *View[T]) GetMany(ctx context.Context, keys []string, fetch BulkFetcher[
 					next = append(next, i)
 					continue
 				}
+				if st == StateStaleIfError && fetch != nil {
+					// Past freshness: fetch it with the misses, and keep
+					// this value for the case the fetch fails.
+					if fallback == nil {
+						fallback = make(map[int]fallbackValue[T])
+					}
+					fallback[i] = fallbackValue[T]{val: val, layer: li}
+					l.metrics.hits.inc()
+					next = append(next, i)
+					continue
+				}
 				out[keys[i]] = val
 			} else {
 				c.metrics.negativeHits.inc()
@@ -110,6 +130,9 @@ func (v *View[T]) GetMany(ctx context.Context, keys []string, fetch BulkFetcher[
 		}
 	}
 	for _, i := range pending {
+		if _, ok := fallback[i]; ok {
+			continue // found, past freshness: not a miss
+		}
 		c.metrics.misses.inc()
 		if c.events.active() {
 			c.events.emit(Event{Type: EventMiss, Key: qkeys[i]})
@@ -134,6 +157,19 @@ func (v *View[T]) GetMany(ctx context.Context, keys []string, fetch BulkFetcher[
 	fetched, err := v.fetchMany(ctx, keys, qkeys, pending, fcs, fetch, co.clone())
 	for k, val := range fetched {
 		out[k] = val
+	}
+	if err != nil && len(fallback) > 0 {
+		// The fetch failed: entries in their stale-if-error window are
+		// served, as Get serves them. The error stands only for real
+		// misses, which have no value to fall back on.
+		c.metrics.refreshErrors.inc()
+		for i, f := range fallback {
+			out[keys[i]] = f.val
+			c.served(qkeys[i], f.layer, StateStaleIfError)
+		}
+		if len(fallback) == len(pending) {
+			err = nil
+		}
 	}
 	return out, err
 }
@@ -254,6 +290,13 @@ func (v *View[T]) fetchMany(ctx context.Context, keys, qkeys []string, pending [
 	})
 	c.metrics.fencedWrites.add(uint64(fenced))
 	return got, nil
+}
+
+// fallbackValue is a value GetMany found in its stale-if-error window, in
+// layer, to serve if the fetch fails.
+type fallbackValue[T any] struct {
+	val   T
+	layer int
 }
 
 // dropUnasked deletes from got the values for keys that are not in ask: a
