@@ -61,20 +61,7 @@ func TestPolicyConfirmsARestoredAgentOnlyOnceItIsCaughtUp(t *testing.T) {
 	ns := newNamespace(t)
 	shopAfterOneInvalidation(t, ns)
 
-	restored := startFake(t, false, nil)
-	restored.mu.Lock()
-	restored.awaiting = true // restored at watermark 0: #1 is missing
-	restored.mu.Unlock()
-	createPod(t, ns, "shop-restored", map[string]string{"app": "shop"}, restored.port)
-
-	eventually(t, "the restored agent confirmed", func() error {
-		restored.mu.Lock()
-		defer restored.mu.Unlock()
-		if restored.awaiting {
-			return fmt.Errorf("still awaiting sync (watermark %d, syncs %v)", restored.seq, restored.syncs)
-		}
-		return nil
-	})
+	restored := restoredAgentConfirmed(t, ns)
 	restored.mu.Lock()
 	defer restored.mu.Unlock()
 	for _, last := range restored.syncs {
@@ -123,19 +110,7 @@ func TestPolicyThatDoesNotCompileStillCatchesUpAndConfirms(t *testing.T) {
 				t.Fatalf("Stalled message %q does not name %s", msg, tt.missing)
 			}
 
-			restored := startFake(t, false, nil)
-			restored.mu.Lock()
-			restored.awaiting = true // restored at watermark 0: #1 is missing
-			restored.mu.Unlock()
-			createPod(t, ns, "shop-restored", map[string]string{"app": "shop"}, restored.port)
-			eventually(t, "the restored agent caught up and confirmed", func() error {
-				restored.mu.Lock()
-				defer restored.mu.Unlock()
-				if restored.awaiting {
-					return fmt.Errorf("still awaiting sync (watermark %d, syncs %v)", restored.seq, restored.syncs)
-				}
-				return nil
-			})
+			restored := restoredAgentConfirmed(t, ns)
 			restored.mu.Lock()
 			if len(restored.calls) == 0 || restored.calls[0].Seq != 1 || restored.seq != 1 {
 				t.Errorf("replays %+v, watermark %d; want #1 replayed", restored.calls, restored.seq)
@@ -168,4 +143,25 @@ func shopAfterOneInvalidation(t *testing.T, ns string) {
 		s.Target = v1alpha1.InvalidationTarget{Tags: &v1alpha1.TagTarget{Values: []string{"sale"}}}
 	}))
 	waitFinished(t, ns, "sale-over", v1alpha1.ConditionComplete, v1alpha1.ReasonCompleted)
+}
+
+// restoredAgentConfirmed starts a fake agent of the "shop" policy in ns
+// that plays one restored from a snapshot at watermark 0 (so #1 is
+// missing), and waits until the operator has confirmed it.
+func restoredAgentConfirmed(t *testing.T, ns string) *fakeAgent {
+	t.Helper()
+	restored := startFake(t, false, nil)
+	restored.mu.Lock()
+	restored.awaiting = true
+	restored.mu.Unlock()
+	createPod(t, ns, "shop-restored", map[string]string{"app": "shop"}, restored.port)
+	eventually(t, "the restored agent confirmed", func() error {
+		restored.mu.Lock()
+		defer restored.mu.Unlock()
+		if restored.awaiting {
+			return fmt.Errorf("still awaiting sync (watermark %d, syncs %v)", restored.seq, restored.syncs)
+		}
+		return nil
+	})
+	return restored
 }
