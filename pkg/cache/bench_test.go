@@ -88,3 +88,34 @@ func BenchmarkMissFetch(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkGetManyL1Hit measures GetMany of ten keys that are all in the
+// memory layer, without and with a fresh-hit policy (AdaptiveTTL counts
+// every hit in the key's profile).
+func BenchmarkGetManyL1Hit(b *testing.B) {
+	keys := []string{"k0", "k1", "k2", "k3", "k4", "k5", "k6", "k7", "k8", "k9"}
+	for _, bc := range []struct {
+		name string
+		opts cache.Options
+	}{
+		{"plain", cache.Options{TTL: time.Hour}},
+		{"adaptive", cache.Options{TTL: time.Hour, AdaptiveTTL: &cache.AdaptiveTTL{HotAfter: 3}}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			v := cache.Typed[int](newStack(b, bc.opts))
+			ctx := context.Background()
+			for i, k := range keys {
+				if err := v.Set(ctx, k, i); err != nil {
+					b.Fatal(err)
+				}
+			}
+			fetch := func(context.Context, []string) (map[string]int, error) { return nil, nil }
+			b.ReportAllocs()
+			for b.Loop() {
+				if got, err := v.GetMany(ctx, keys, fetch); err != nil || len(got) != len(keys) {
+					b.Fatalf("GetMany = %d values, %v; want %d", len(got), err, len(keys))
+				}
+			}
+		})
+	}
+}

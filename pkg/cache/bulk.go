@@ -21,17 +21,30 @@ type BulkFetcher[T any] func(ctx context.Context, keys []string) (map[string]T, 
 // GetMany is Get for many keys. Each layer is read once for all the keys
 // still missing (pipelined where the layer supports it), hits are backfilled
 // into faster layers, and the keys no layer has are passed to fetch in one
-// call. Counters and events are the same as for Get, key by key.
+// call. A degraded layer is skipped, as by Get. Counters and events are the
+// same as for Get, key by key.
 //
 // Stale entries are served and refreshed in the background, as by Get.
 // Entries in their stale-if-error window are passed to fetch with the
 // missing keys, and served only if fetch fails; the error is then returned
 // only when some key had no such value to fall back on.
 //
+// A fresh hit does what it does in Get: it counts towards the key's
+// AdaptiveTTL profile, restarts the entry's freshness under SlidingTTL (a
+// cached "not found" excepted; each slide reads and writes every layer, key
+// by key), and, with a fetcher, makes the key due for a background refresh
+// when it is within its RefreshAhead window or EarlyRefresh picks it. The
+// keys due, stale ones included, are refreshed together by one background
+// call of fetch; a key whose background refresh is already running, started
+// by Get or by another GetMany, is left to it, and Get and GetMany start no
+// other refresh of the keys while this one runs. Close cancels the refresh
+// and waits for it.
+//
 // The result maps each found key to its value; keys that are missing (with
 // no fetcher), cached as not found, or not returned by fetch are absent.
-// Unlike Get, concurrent GetMany calls do not share fetches, and GetMany
-// applies no sliding TTL, refresh-ahead or adaptive-TTL counting.
+// Unlike Get, concurrent calls do not share fetches of missing keys: each
+// GetMany calls fetch for its own misses, and neither joins nor is joined by
+// a Get fetching the same key.
 func (v *View[T]) GetMany(ctx context.Context, keys []string, fetch BulkFetcher[T], opts ...Option) (map[string]T, error) {
 	c := v.s.c
 	if c.closed.Load() {
@@ -55,7 +68,16 @@ func (v *View[T]) GetMany(ctx context.Context, keys []string, fetch BulkFetcher[
 		pending[i] = i
 	}
 	fcs := make([]fence, len(keys))
-	var stale []int
+	// due collects the keys to refresh in the background: stale hits, then
+	// fresh hits due for refresh-ahead or early refresh.
+	var due []int
+	// fresh holds the fresh hits, for freshHit once every layer has been
+	// read and backfilled; nil unless a fresh-hit policy is on.
+	policies := c.freshPolicies(&co)
+	var fresh []freshRef
+	if policies {
+		fresh = make([]freshRef, 0, len(keys))
+	}
 	// fallback holds the values of entries in their stale-if-error window,
 	// which are fetched again (as Get does) and served only if that fails.
 	var fallback map[int]fallbackValue[T]
@@ -70,6 +92,11 @@ func (v *View[T]) GetMany(ctx context.Context, keys []string, fetch BulkFetcher[
 			}
 		}
 		l := &c.layers[li]
+		// Skip a degraded layer, as lookup does: reading it would only
+		// record more failures against it. (A lending layer cannot fail.)
+		if (li > 0 || c.lender == nil) && c.degraded(l, now) {
+			continue
+		}
 		ask := make([]string, len(pending))
 		for j, i := range pending {
 			ask[j] = qkeys[i]
@@ -114,8 +141,11 @@ func (v *View[T]) GetMany(ctx context.Context, keys []string, fetch BulkFetcher[
 			}
 			l.metrics.hits.inc()
 			c.reportHit(qkeys[i], li, st)
-			if st == StateStale {
-				stale = append(stale, i)
+			switch {
+			case st == StateStale:
+				due = append(due, i)
+			case st == StateFresh && policies:
+				fresh = append(fresh, freshRef{i: i, freshUntil: e.FreshUntil, negative: e.Negative})
 			}
 			if li > 0 {
 				if !e.Negative && e.Value == nil {
@@ -129,6 +159,10 @@ func (v *View[T]) GetMany(ctx context.Context, keys []string, fetch BulkFetcher[
 			v.backfillMany(ctx, li, backfill, fcs, qkeys)
 		}
 	}
+	// After the backfills, as in Get: a slide rewrites the entry in every
+	// layer. Before the fetch's fences are taken: a slide is a write, which
+	// would fence off the fetched values of keys sharing its stripe.
+	due = c.freshHits(ctx, qkeys, fresh, &co, now, fetch != nil, due)
 	for _, i := range pending {
 		if _, ok := fallback[i]; ok {
 			continue // found, past freshness: not a miss
@@ -145,8 +179,8 @@ func (v *View[T]) GetMany(ctx context.Context, keys []string, fetch BulkFetcher[
 	for _, i := range pending {
 		fcs[i] = c.fences.capture(qkeys[i])
 	}
-	if fetch != nil && len(stale) > 0 {
-		v.refreshManyInBackground(keys, qkeys, stale, fetch, co)
+	if fetch != nil && len(due) > 0 {
+		v.refreshManyInBackground(keys, qkeys, due, fetch, co)
 	}
 	if fetch == nil || len(pending) == 0 {
 		if len(pending) > 0 && len(lerrs) > 0 {
@@ -210,8 +244,12 @@ func (v *View[T]) backfillMany(ctx context.Context, src int, items []Item, fcs [
 		itemFences[i] = fcs[pos[items[i].Key]]
 	}
 	fenced := c.fences.writeManyIfCurrent(itemFences, func(current []int) {
+		now := c.clock.NowNano()
 		for li := 0; li < src; li++ {
 			l := &c.layers[li]
+			if c.degraded(l, now) {
+				continue // as backfill: a failing layer is not written
+			}
 			batch := make([]Item, 0, len(current))
 			for _, i := range current {
 				it := items[i]
@@ -372,28 +410,6 @@ func (c *core) writeManyLayersTo(ctx context.Context, perLayer [][]Item, only []
 		}
 	}
 	return c.writeResult(errs, attempted)
-}
-
-// refreshManyInBackground refreshes stale keys with the bulk fetcher.
-func (v *View[T]) refreshManyInBackground(keys, qkeys []string, stale []int, fetch BulkFetcher[T], co callOptions) {
-	c := v.s.c
-	if !c.beginBackground() {
-		return
-	}
-	fcs := make([]fence, len(keys))
-	for _, i := range stale {
-		fcs[i] = c.fences.capture(qkeys[i])
-	}
-	wo := co.clone()
-	c.metrics.refreshes.inc()
-	go func() {
-		defer c.background.Done()
-		ctx, cancel := context.WithTimeout(c.life, c.opts.RefreshTimeout)
-		defer cancel()
-		if _, err := v.fetchMany(ctx, keys, qkeys, stale, fcs, fetch, wo); err != nil {
-			c.metrics.refreshErrors.inc()
-		}
-	}()
 }
 
 // SetMany stores every item in every layer, using each layer's bulk write.

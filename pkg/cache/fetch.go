@@ -92,14 +92,10 @@ type refreshes struct {
 func (c *core) refreshInBackground(qk string, fn func(context.Context) (any, error), co callOptions) {
 	r := &c.refreshing
 	r.mu.Lock()
-	if _, busy := r.running[qk]; busy || r.closed {
+	if r.closed || !r.markLocked(qk) {
 		r.mu.Unlock()
 		return
 	}
-	if r.running == nil {
-		r.running = make(map[string]struct{})
-	}
-	r.running[qk] = struct{}{}
 	c.background.Add(1)
 	r.mu.Unlock()
 
@@ -108,11 +104,7 @@ func (c *core) refreshInBackground(qk string, fn func(context.Context) (any, err
 	c.metrics.refreshes.inc()
 	go func() {
 		defer c.background.Done()
-		defer func() {
-			r.mu.Lock()
-			delete(r.running, qk)
-			r.mu.Unlock()
-		}()
+		defer r.release(qk)
 		ctx, cancel := context.WithTimeout(c.life, c.opts.RefreshTimeout)
 		defer cancel()
 		start := time.Now()
@@ -126,6 +118,53 @@ func (c *core) refreshInBackground(qk string, fn func(context.Context) (any, err
 			c.events.emit(Event{Type: EventRefresh, Key: qk, Err: err, Duration: time.Since(start)})
 		}
 	}()
+}
+
+// markLocked marks qk as being refreshed and reports whether it was not
+// already. The caller holds r.mu.
+func (r *refreshes) markLocked(qk string) bool {
+	if _, busy := r.running[qk]; busy {
+		return false
+	}
+	if r.running == nil {
+		r.running = make(map[string]struct{})
+	}
+	r.running[qk] = struct{}{}
+	return true
+}
+
+// release clears the marks of refreshes that ended.
+func (r *refreshes) release(qks ...string) {
+	r.mu.Lock()
+	for _, qk := range qks {
+		delete(r.running, qk)
+	}
+	r.mu.Unlock()
+}
+
+// beginRefreshes marks the keys qkeys[i], i in idx, as being refreshed, as
+// refreshInBackground does for one key, and returns the indexes it marked:
+// those whose key has no background refresh running (of Get's or of another
+// GetMany's). When it marked any, it has registered one goroutine of
+// background work, which the caller runs and ends with background.Done and
+// release of the marked keys. It marks nothing once the Stack is closing.
+func (c *core) beginRefreshes(qkeys []string, idx []int) []int {
+	r := &c.refreshing
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return nil
+	}
+	var marked []int
+	for _, i := range idx {
+		if r.markLocked(qkeys[i]) {
+			marked = append(marked, i)
+		}
+	}
+	if len(marked) > 0 {
+		c.background.Add(1)
+	}
+	return marked
 }
 
 // beginBackground registers one goroutine of background work, unless the

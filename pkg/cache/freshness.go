@@ -107,15 +107,21 @@ func adapt(base time.Duration, hits int64, a *AdaptiveTTL) time.Duration {
 	return base + time.Duration(steps)*step
 }
 
-// freshPolicies reports whether a fresh hit needs onFreshHit.
+// freshPolicies reports whether a fresh hit needs freshHit.
 func (c *core) freshPolicies(co *callOptions) bool {
 	return c.anyFreshPolicy || co.hasSliding || co.hasRefreshAhead
 }
 
-// onFreshHit applies what a fresh hit may trigger: counting it for
-// AdaptiveTTL, sliding expiry, refresh-ahead and early refresh.
-func (v *View[T]) onFreshHit(ctx context.Context, qk string, h *hit[T], fetch Fetcher[T], co *callOptions, now int64) {
-	c := v.s.c
+// freshHit is what a fresh hit on qk may trigger, for Get and GetMany alike:
+// it counts the read for AdaptiveTTL, slides the entry's freshness
+// (SlidingTTL), and reports whether the key is due for a background refresh
+// (RefreshAhead, EarlyRefresh). freshUntil and negative describe the entry
+// found; canFetch says whether the caller has a fetcher, without which no
+// refresh is due. The caller starts the refresh, with the fetcher it has
+// (one key's or a bulk one). It must run after the hit is backfilled: the
+// slide rewrites the entry in every layer, and a later backfill would put
+// the old deadlines back.
+func (c *core) freshHit(ctx context.Context, qk string, freshUntil int64, negative bool, co *callOptions, now int64, canFetch bool) (refresh bool) {
 	pr := c.profiles.get(qk)
 	if pr != nil {
 		pr.hits.Add(1)
@@ -127,24 +133,21 @@ func (v *View[T]) onFreshHit(ctx context.Context, qk string, h *hit[T], fetch Fe
 	// A cached "not found" does not slide: repeated lookups of a missing
 	// key must not keep it missing past its NegativeTTL (it would hide the
 	// key's creation for as long as it is looked up).
-	if sliding && h.entry().FreshUntil != 0 && !h.entry().Negative {
+	if sliding && freshUntil != 0 && !negative {
 		c.slide(ctx, qk, co, now)
 	}
-	if fetch == nil || h.entry().FreshUntil == 0 || h.entry().Negative {
-		return
+	if !canFetch || freshUntil == 0 || negative {
+		return false
 	}
-	left := h.entry().FreshUntil - now
+	left := freshUntil - now
 	ahead := c.opts.RefreshAhead
 	if co.hasRefreshAhead {
 		ahead = co.refreshAhead
 	}
-	refresh := ahead > 0 && left <= int64(ahead)
-	if !refresh && c.opts.EarlyRefresh > 0 && pr != nil {
-		refresh = xfetch(left, pr.cost.Load(), c.opts.EarlyRefresh)
+	if ahead > 0 && left <= int64(ahead) {
+		return true
 	}
-	if refresh {
-		c.refreshInBackground(qk, v.fetchFunc(fetch), *co)
-	}
+	return c.opts.EarlyRefresh > 0 && pr != nil && xfetch(left, pr.cost.Load(), c.opts.EarlyRefresh)
 }
 
 // xfetch is the probabilistic early-expiration test of Vattani, Chierichetti

@@ -70,7 +70,8 @@ type Options struct {
 
 	// RefreshAhead starts a background refresh on a fresh hit whose
 	// remaining freshness is at most this long, so hot keys are replaced
-	// before they go stale. Needs a fetcher on the Get.
+	// before they go stale. Needs a fetcher on the Get; GetMany refreshes
+	// the keys it finds due with one call of its bulk fetcher.
 	//
 	// default: 0 (off)
 	RefreshAhead time.Duration

@@ -120,7 +120,10 @@ func (v *View[T]) get(ctx context.Context, key string, fetch Fetcher[T], useLoad
 			c.events.emit(Event{Type: EventHit, Key: qk, Layer: c.layers[h.layer].info.Name, State: h.state})
 		}
 		if c.freshPolicies(&co) {
-			v.onFreshHit(ctx, qk, &h, fetch, &co, now)
+			e := h.entry()
+			if c.freshHit(ctx, qk, e.FreshUntil, e.Negative, &co, now, fetch != nil) {
+				c.refreshInBackground(qk, v.fetchFunc(fetch), co)
+			}
 		}
 	case StateStale:
 		c.served(qk, h.layer, h.state)
