@@ -191,6 +191,10 @@ type SharedLayerResult struct {
 	// +optional
 	// +kubebuilder:validation:MaxLength=256
 	LastError string `json:"lastError,omitempty"`
+	// nextAttemptTime is when a failed attempt is retried (after the same
+	// delays as a pod's); unset before the first attempt and once done.
+	// +optional
+	NextAttemptTime *metav1.Time `json:"nextAttemptTime,omitempty"`
 	// completionTime is when it was acknowledged; unset while pending.
 	// +optional
 	CompletionTime *metav1.Time `json:"completionTime,omitempty"`

@@ -326,7 +326,7 @@ type SnapshotPolicy struct {
 	// +optional
 	Scope SnapshotScope `json:"scope,omitempty"`
 	// keepLast is how many finished scheduled snapshots are kept; older
-	// ones are deleted. Defaults to 5.
+	// ones are deleted, and their files with them. Defaults to 5.
 	// +optional
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=1000

@@ -110,7 +110,9 @@ type CacheSnapshotStatus struct {
 }
 
 // CacheSnapshot exports one agent's cache to a file in the pod (the
-// policy's snapshots.path), once.
+// policy's snapshots.path), once. Deleting it deletes the file: the
+// finalizer cache.layercache.io/snapshot-file holds it until the agent has
+// removed the file, for at most 10 minutes while the agent fails.
 //
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status

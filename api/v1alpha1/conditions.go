@@ -69,6 +69,28 @@ const (
 	ReasonSnapshotScheduled = "SnapshotScheduled"
 )
 
+// FinalizerSnapshotFile is the finalizer the operator puts on a
+// CacheSnapshot before its agent writes the file, and removes once the
+// file is deleted (or cannot be: see docs/operator.md).
+const FinalizerSnapshotFile = "cache.layercache.io/snapshot-file"
+
+// Event reasons of the removal of a deleted CacheSnapshot's file.
+const (
+	// ReasonSnapshotFileDeleted (Normal): the agent removed the file, or
+	// had none to remove.
+	ReasonSnapshotFileDeleted = "SnapshotFileDeleted"
+	// ReasonSourcePodGone (Normal): the pod that wrote the file is gone or
+	// no longer running, so no agent can remove it; its volume went with
+	// it unless the volume is shared.
+	ReasonSourcePodGone = "SourcePodGone"
+	// ReasonSnapshotFileDeleteFailed (Warning): the agent could not be
+	// asked, or failed; the operator asks again with backoff.
+	ReasonSnapshotFileDeleteFailed = "SnapshotFileDeleteFailed"
+	// ReasonSnapshotFileLeft (Warning): the operator stopped trying and
+	// released the CacheSnapshot; the event names the file left behind.
+	ReasonSnapshotFileLeft = "SnapshotFileLeft"
+)
+
 // Condition and event reasons of invalidations.
 const (
 	// ReasonTooManyTargets: the target pods do not fit in the compact

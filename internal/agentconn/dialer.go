@@ -24,6 +24,7 @@ type Admin interface {
 	ApplyPolicy(ctx context.Context, p agentapi.Policy) (agentapi.PolicyResult, error)
 	Invalidate(ctx context.Context, uid string, req agentapi.InvalidationRequest) (agentapi.InvalidationResult, error)
 	Snapshot(ctx context.Context, uid string, req agentapi.SnapshotRequest) (agentapi.SnapshotResult, error)
+	DeleteSnapshot(ctx context.Context, uid string) (agentapi.SnapshotDeleteResult, error)
 	Sync(ctx context.Context, req agentapi.SyncRequest) (agentapi.SyncResult, error)
 }
 

@@ -2,67 +2,17 @@ package controller
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"sync"
 	"testing"
 	"time"
 
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 
 	"github.com/layercache/layercache/api/v1alpha1"
 	"github.com/layercache/layercache/pkg/agent/agentapi"
 )
-
-func TestSharedRetryAtWaitsTheBackoffAfterTheLastAttempt(t *testing.T) {
-	t.Parallel()
-	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	at := func(d time.Duration) time.Time { return start.Add(d) }
-	tests := []struct {
-		name     string
-		attempts int32
-		lastEnd  time.Time
-		want     time.Time
-	}{
-		{"the first attempt is due at the start", 0, time.Time{}, start},
-		{"after one failure, a second after it ended", 1, at(5 * time.Second), at(6 * time.Second)},
-		{"after three failures, four seconds after the last", 3, at(20 * time.Second), at(24 * time.Second)},
-		{"the delay is capped", 10, at(time.Hour), at(time.Hour + retryMax)},
-		// A restarted operator does not know when the last attempt ended:
-		// 1s + 2s + 4s after the start, as if every attempt took no time.
-		{"unknown end: the floor from the start", 3, time.Time{}, at(7 * time.Second)},
-		{"an end known to be early does not go below the floor", 3, at(time.Second), at(7 * time.Second)},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			if got := sharedRetryAt(start, tt.attempts, tt.lastEnd); !got.Equal(tt.want) {
-				t.Fatalf("sharedRetryAt(start, %d, %v) = start+%s; want start+%s", tt.attempts, tt.lastEnd, got.Sub(start), tt.want.Sub(start))
-			}
-		})
-	}
-}
-
-func TestSharedAttemptsAreKeptPerRun(t *testing.T) {
-	t.Parallel()
-	var s sharedAttempts // the zero value is ready
-	key := types.NamespacedName{Namespace: "ns", Name: "flush"}
-	end := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	if got := s.lastEnd(key, "uid-1"); !got.IsZero() {
-		t.Fatalf("lastEnd before any attempt = %v; want zero", got)
-	}
-	s.ended(key, "uid-1", end)
-	if got := s.lastEnd(key, "uid-1"); !got.Equal(end) {
-		t.Fatalf("lastEnd = %v; want %v", got, end)
-	}
-	if got := s.lastEnd(key, "uid-2"); !got.IsZero() {
-		t.Fatalf("lastEnd of a new run of the same name = %v; want zero", got)
-	}
-	s.forget(key)
-	if got := s.lastEnd(key, "uid-1"); !got.IsZero() {
-		t.Fatalf("lastEnd after forget = %v; want zero", got)
-	}
-}
 
 // A shared tier that fails for a while (Redis briefly down, or no ready
 // pod during a rolling restart) is retried after the same delays as a pod,
@@ -93,9 +43,23 @@ func TestSharedTierIsRetriedAfterTheBackoffAndCompletes(t *testing.T) {
 	}))
 	mustCreate(t, newInvalidation(ns, "flush", "web", func(s *v1alpha1.CacheInvalidationSpec) { s.BackoffLimit = ptr.To[int32](failures) }))
 
+	// While it fails, status says when it is tried next: the time survives
+	// an operator restart.
+	eventually(t, "a failed shared attempt recorded", func() error {
+		inv := getInvalidation(t, ns, "flush")
+		sh := inv.Status.SharedLayers
+		if len(sh) != 1 || sh[0].LastError == "" || sh[0].CompletionTime != nil {
+			return fmt.Errorf("status: %s", describeInvalidation(inv))
+		}
+		if sh[0].NextAttemptTime == nil {
+			t.Errorf("failed shared attempt %+v; want its nextAttemptTime set", sh[0])
+		}
+		return nil
+	})
+
 	inv := waitFinished(t, ns, "flush", v1alpha1.ConditionComplete, v1alpha1.ReasonCompleted)
-	if sh := inv.Status.SharedLayers; len(sh) != 1 || sh[0].Attempts != failures+1 || sh[0].ExecutedBy != "web-0" || sh[0].LastError != "" {
-		t.Fatalf("status: %s; want the shared tier done by web-0 at attempt %d", describeInvalidation(inv), failures+1)
+	if sh := inv.Status.SharedLayers; len(sh) != 1 || sh[0].Attempts != failures+1 || sh[0].ExecutedBy != "web-0" || sh[0].LastError != "" || sh[0].NextAttemptTime != nil {
+		t.Fatalf("status: %s; want the shared tier done by web-0 at attempt %d, with no next attempt", describeInvalidation(inv), failures+1)
 	}
 	if n := fake.count(string(inv.UID)+"-shared", agentapi.LayersShared); n != failures+1 {
 		t.Fatalf("the agent got %d shared requests, want %d", n, failures+1)

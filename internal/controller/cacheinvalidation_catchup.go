@@ -26,7 +26,9 @@ type catchUpAgent struct {
 	Pod *corev1.Pod
 	// Admin reaches the agent.
 	Admin agentconn.Admin
-	// LastSeq is the agent's Status.LastInvalidationSeq.
+	// LastSeq is the agent's watermark of the policy's invalidations:
+	// Status.LastInvalidationSeq when Status.PolicyUID is the policy's,
+	// else 0.
 	LastSeq int64
 }
 
@@ -183,7 +185,8 @@ walk:
 		case ok && e.running, !ok && h.unsequenced:
 			break walk
 		case ok && e.complete:
-			plan = append(plan, agentapi.InvalidationRequest{UID: e.uid, Seq: seq, Target: agentTarget(e.target), Layers: agentapi.LayersLocal})
+			plan = append(plan, agentapi.InvalidationRequest{UID: e.uid, Seq: seq, PolicyUID: string(policyUID),
+				Target: agentTarget(e.target), Layers: agentapi.LayersLocal})
 		default:
 			hole = true
 		}
@@ -196,7 +199,8 @@ walk:
 	if err := agentapi.ValidateUID(uid); err != nil {
 		return nil, fmt.Errorf("flush uid: %w", err)
 	}
-	return []agentapi.InvalidationRequest{{UID: uid, Seq: reached, Target: agentapi.InvalidationTarget{All: true}, Layers: agentapi.LayersLocal}}, nil
+	return []agentapi.InvalidationRequest{{UID: uid, Seq: reached, PolicyUID: string(policyUID),
+		Target: agentapi.InvalidationTarget{All: true}, Layers: agentapi.LayersLocal}}, nil
 }
 
 // flushUID names the flush that brings agents to seq: the same for every

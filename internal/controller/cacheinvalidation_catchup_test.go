@@ -27,10 +27,10 @@ func TestPlanCatchUp(t *testing.T) {
 	running := historyEntry{uid: "run", running: true}
 	failed := historyEntry{uid: "bad", target: keys("x")}
 	replay := func(uid string, seq int64, key string) agentapi.InvalidationRequest {
-		return agentapi.InvalidationRequest{UID: uid, Seq: seq, Target: agentapi.InvalidationTarget{Keys: []string{key}}, Layers: agentapi.LayersLocal}
+		return agentapi.InvalidationRequest{UID: uid, Seq: seq, PolicyUID: "pol-uid", Target: agentapi.InvalidationTarget{Keys: []string{key}}, Layers: agentapi.LayersLocal}
 	}
 	flush := func(seq int64) []agentapi.InvalidationRequest {
-		return []agentapi.InvalidationRequest{{UID: flushUID("pol-uid", seq), Seq: seq, Target: agentapi.InvalidationTarget{All: true}, Layers: agentapi.LayersLocal}}
+		return []agentapi.InvalidationRequest{{UID: flushUID("pol-uid", seq), Seq: seq, PolicyUID: "pol-uid", Target: agentapi.InvalidationTarget{All: true}, Layers: agentapi.LayersLocal}}
 	}
 	tests := []struct {
 		name        string
@@ -165,7 +165,7 @@ func TestCatchUpReplaysMissedInvalidationsInOrder(t *testing.T) {
 	ctx := context.Background()
 	ns := newNamespace(t)
 	policy, invs := writeHistory(t, ns, 3)
-	ta := startAgent(t, agent.Options{})
+	ta := startAgent(t, agent.Options{Policy: &agentapi.Policy{UID: string(policy.UID)}})
 	fillKeys(t, ta)
 	behind := &recordingAdmin{Admin: ta.admin}
 	current := &recordingAdmin{Admin: ta.admin}
@@ -206,14 +206,15 @@ func TestCatchUpFlushesAnAgentThatMissedDeletedHistory(t *testing.T) {
 	if err := k8s.Delete(ctx, invs[1]); err != nil { // as history GC would
 		t.Fatal(err)
 	}
-	ta := startAgent(t, agent.Options{})
+	ta := startAgent(t, agent.Options{Policy: &agentapi.Policy{UID: string(policy.UID)}})
 	fillKeys(t, ta)
 	rec := &recordingAdmin{Admin: ta.admin}
 	errs := catchUpAgents(ctx, k8s, policy, []catchUpAgent{{Pod: &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "new-0"}}, Admin: rec}}, 5*time.Second)
 	if errs[0] != nil {
 		t.Fatal(errs[0])
 	}
-	want := []agentapi.InvalidationRequest{{UID: flushUID(policy.UID, 3), Seq: 3, Target: agentapi.InvalidationTarget{All: true}, Layers: agentapi.LayersLocal}}
+	want := []agentapi.InvalidationRequest{{UID: flushUID(policy.UID, 3), Seq: 3, PolicyUID: string(policy.UID),
+		Target: agentapi.InvalidationTarget{All: true}, Layers: agentapi.LayersLocal}}
 	if got := rec.recorded(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("calls %+v, want one flush %+v", got, want)
 	}

@@ -61,9 +61,6 @@ type CacheInvalidationReconciler struct {
 	apiReader client.Reader
 	// metrics records finished runs; SetupWithManager sets it.
 	metrics *invalidationMetrics
-	// sharedTries holds when each run's last shared-tier attempt ended,
-	// for its backoff.
-	sharedTries sharedAttempts
 }
 
 var _ reconcile.Reconciler = &CacheInvalidationReconciler{}
@@ -80,16 +77,12 @@ var _ reconcile.Reconciler = &CacheInvalidationReconciler{}
 func (r *CacheInvalidationReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	var inv v1alpha1.CacheInvalidation
 	if err := r.Get(ctx, req.NamespacedName, &inv); err != nil {
-		if apierrors.IsNotFound(err) {
-			r.sharedTries.forget(req.NamespacedName)
-		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if paused(&inv) || !inv.DeletionTimestamp.IsZero() {
 		return ctrl.Result{}, nil
 	}
 	if isFinished(&inv.Status) {
-		r.sharedTries.forget(req.NamespacedName)
 		return r.collect(ctx, &inv)
 	}
 	policy, err := r.policyOf(ctx, &inv)

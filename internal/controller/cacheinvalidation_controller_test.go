@@ -226,6 +226,12 @@ type fakeAgent struct {
 	calls []agentapi.InvalidationRequest
 	hash  string
 	seq   int64
+	// policyUID is the uid of the applied policy, whose sequences seq
+	// counts, as a real agent's watermark does.
+	policyUID string
+	// refusePolicy makes the fake refuse every policy pushed to it,
+	// keeping the one it runs.
+	refusePolicy bool
 	// awaiting is Status.AwaitingSync: the fake plays an agent restored
 	// from a snapshot until a sync reaches its watermark.
 	awaiting bool
@@ -249,7 +255,7 @@ func startFake(t *testing.T, shared bool, answer func(ctx context.Context, req a
 
 func (f *fakeAgent) status(w http.ResponseWriter, _ *http.Request) {
 	f.mu.Lock()
-	st := agentapi.Status{SessionID: "fake", PolicyHash: f.hash, LastInvalidationSeq: f.seq, Ready: !f.awaiting,
+	st := agentapi.Status{SessionID: "fake", PolicyHash: f.hash, LastInvalidationSeq: f.seq, PolicyUID: f.policyUID, Ready: !f.awaiting,
 		AwaitingSync: f.awaiting, Layers: []agentapi.LayerStatus{{Name: "memory"}}}
 	f.mu.Unlock()
 	if f.shared {
@@ -265,7 +271,15 @@ func (f *fakeAgent) policy(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f.mu.Lock()
+	if f.refusePolicy {
+		f.mu.Unlock()
+		fakeReply(w, http.StatusUnprocessableEntity, agentapi.Response[struct{}]{Error: &agentapi.Error{Code: agentapi.CodeInvalidPolicy, Message: "refused by the test"}})
+		return
+	}
 	f.hash = p.Hash
+	if p.UID != f.policyUID {
+		f.policyUID, f.seq = p.UID, 0
+	}
 	f.mu.Unlock()
 	fakeReply(w, http.StatusOK, agentapi.Response[agentapi.PolicyResult]{Data: agentapi.PolicyResult{Generation: p.Generation, Hash: p.Hash, Changed: true}})
 }
@@ -293,11 +307,11 @@ func (f *fakeAgent) invalidate(w http.ResponseWriter, r *http.Request) {
 		fakeReply(w, code, agentapi.Response[struct{}]{Error: &agentapi.Error{Code: ec, Message: "injected by the test"}})
 		return
 	}
-	if req.Layers != agentapi.LayersShared {
-		f.mu.Lock()
+	f.mu.Lock()
+	if req.Layers != agentapi.LayersShared && (req.PolicyUID == "" || req.PolicyUID == f.policyUID) {
 		f.seq = max(f.seq, req.Seq)
-		f.mu.Unlock()
 	}
+	f.mu.Unlock()
 	fakeReply(w, http.StatusOK, agentapi.Response[agentapi.InvalidationResult]{Data: agentapi.InvalidationResult{
 		UID: req.UID, Seq: req.Seq, Layers: req.Layers, KeysRemoved: 1}})
 }
@@ -310,7 +324,7 @@ func (f *fakeAgent) sync(w http.ResponseWriter, r *http.Request) {
 	}
 	f.mu.Lock()
 	f.syncs = append(f.syncs, req.LastSequence)
-	if f.seq >= req.LastSequence {
+	if f.seq >= req.LastSequence && (req.PolicyUID == "" || req.PolicyUID == f.policyUID) {
 		f.awaiting = false
 	}
 	res := agentapi.SyncResult{Watermark: f.seq, AwaitingSync: f.awaiting}

@@ -14,7 +14,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/layercache/layercache/api/v1alpha1"
@@ -60,13 +59,20 @@ func (r *CacheInvalidationReconciler) run(ctx context.Context, inv *v1alpha1.Cac
 	runCtx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
 	// Redis first: a pod purged before it could refill its memory from
-	// the stale shared copy. A failed attempt is retried only once its
-	// delay has passed; until then a pass (such as the one the failure's
-	// own status write brings) tries nothing.
+	// the stale shared copy. A failed attempt is retried only at its
+	// nextAttemptTime, after the same delays as a pod's, counted from the
+	// attempt's end; until then a pass (such as the one the failure's own
+	// status write brings) tries nothing. Without the wait a Redis error
+	// lasting a second, or a rolling restart leaving no ready pod for a
+	// moment, would use up backoffLimit within milliseconds. The time is in
+	// status, so an operator restart keeps it.
 	shared := sharedResult(&inv.Status)
-	if shared != nil && shared.CompletionTime == nil && !now.Before(r.sharedRetryAt(inv, shared)) {
+	if shared != nil && shared.CompletionTime == nil && !now.Before(sharedDueAt(shared, now)) {
 		r.purgeShared(runCtx, inv, policy, book, live, shared, params)
-		r.sharedTries.ended(client.ObjectKeyFromObject(inv), inv.UID, time.Now())
+		shared.NextAttemptTime = nil
+		if shared.CompletionTime == nil {
+			shared.NextAttemptTime = retryAt(time.Now(), shared.Attempts)
+		}
 	}
 	var failures []podFailure
 	if shared == nil || shared.CompletionTime != nil {
@@ -96,7 +102,7 @@ func (r *CacheInvalidationReconciler) run(ctx context.Context, inv *v1alpha1.Cac
 		if v.done {
 			return ctrl.Result{}, err
 		}
-		return ctrl.Result{RequeueAfter: r.wake(end, deadline, inv, book, shared)}, err
+		return ctrl.Result{RequeueAfter: r.wake(end, deadline, book, shared)}, err
 	}
 	for _, f := range failures {
 		r.event(inv, f.pod, corev1.EventTypeWarning, v1alpha1.ReasonPodFailed, "Purge", fmt.Sprintf("pod %s: %s", f.name, f.why))
@@ -105,15 +111,15 @@ func (r *CacheInvalidationReconciler) run(ctx context.Context, inv *v1alpha1.Cac
 		return ctrl.Result{}, nil
 	}
 	// The write's own watch event brings the next pass if work is due now.
-	return ctrl.Result{RequeueAfter: r.wake(end, deadline, inv, book, shared)}, nil
+	return ctrl.Result{RequeueAfter: r.wake(end, deadline, book, shared)}, nil
 }
 
 // wake is how long the run can sleep before its next pass.
-func (r *CacheInvalidationReconciler) wake(now, deadline time.Time, inv *v1alpha1.CacheInvalidation, book *podBook, shared *v1alpha1.SharedLayerResult) time.Duration {
+func (r *CacheInvalidationReconciler) wake(now, deadline time.Time, book *podBook, shared *v1alpha1.SharedLayerResult) time.Duration {
 	if shared != nil && shared.CompletionTime == nil {
 		// No pod is purged before the shared tier is done, so the pods'
 		// retry times (unset yet: "due now") do not count.
-		at := r.sharedRetryAt(inv, shared)
+		at := sharedDueAt(shared, now)
 		if deadline.Before(at) {
 			at = deadline
 		}
@@ -122,9 +128,13 @@ func (r *CacheInvalidationReconciler) wake(now, deadline time.Time, inv *v1alpha
 	return nextWake(now, deadline, book.pods)
 }
 
-// sharedRetryAt is when the run's unfinished shared tier is next due.
-func (r *CacheInvalidationReconciler) sharedRetryAt(inv *v1alpha1.CacheInvalidation, shared *v1alpha1.SharedLayerResult) time.Time {
-	return sharedRetryAt(inv.Status.StartTime.Time, shared.Attempts, r.sharedTries.lastEnd(client.ObjectKeyFromObject(inv), inv.UID))
+// sharedDueAt is when the run's unfinished shared tier is next due: its
+// nextAttemptTime, or now before the first attempt.
+func sharedDueAt(shared *v1alpha1.SharedLayerResult, now time.Time) time.Time {
+	if shared.NextAttemptTime == nil {
+		return now
+	}
+	return shared.NextAttemptTime.Time
 }
 
 // observePods marks Gone the pending pods that left (their local tiers
@@ -189,7 +199,8 @@ func (r *CacheInvalidationReconciler) purgeShared(ctx context.Context, inv *v1al
 		res.LastError = "no ready pod of the policy to run it through"
 		return
 	}
-	req := agentapi.InvalidationRequest{UID: sharedUID(inv), Seq: inv.Status.Sequence, Target: agentTarget(inv.Spec.Target), Layers: agentapi.LayersShared}
+	req := agentapi.InvalidationRequest{UID: sharedUID(inv), Seq: inv.Status.Sequence, PolicyUID: string(policy.UID),
+		Target: agentTarget(inv.Spec.Target), Layers: agentapi.LayersShared}
 	var errs []string
 	for _, pod := range candidates[:min(len(candidates), sharedCandidates)] {
 		out, err := r.invalidateShared(ctx, pod, policy, req, params.perPodTimeout)
@@ -276,7 +287,8 @@ func (r *CacheInvalidationReconciler) purgePods(ctx context.Context, inv *v1alph
 			due = append(due, &podAttempt{idx: i, pod: pod})
 		}
 	}
-	req := agentapi.InvalidationRequest{UID: string(inv.UID), Seq: inv.Status.Sequence, Target: agentTarget(inv.Spec.Target), Layers: agentapi.LayersLocal}
+	req := agentapi.InvalidationRequest{UID: string(inv.UID), Seq: inv.Status.Sequence, PolicyUID: string(policy.UID),
+		Target: agentTarget(inv.Spec.Target), Layers: agentapi.LayersLocal}
 	var g errgroup.Group
 	g.SetLimit(params.parallelism)
 	for _, a := range due {
@@ -339,8 +351,7 @@ func (r *CacheInvalidationReconciler) record(ctx context.Context, ns string, p *
 	case p.Attempts > backoffLimit:
 		why = fmt.Sprintf("failed %d times: %s", p.Attempts, a.err)
 	default:
-		next := metav1.NewTime(now.Add(retryDelay(p.Attempts)))
-		p.NextAttemptTime = &next
+		p.NextAttemptTime = retryAt(now, p.Attempts)
 		return nil
 	}
 	p.State, p.NextAttemptTime, p.CompletionTime = v1alpha1.PodFailed, nil, &t

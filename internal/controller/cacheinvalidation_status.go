@@ -80,6 +80,15 @@ func retryDelay(attempts int32) time.Duration {
 	return d
 }
 
+// retryAt is when the next attempt is due after attempts failed ones, the
+// last of them ending at end: retryDelay later, rounded up to a whole
+// second, since status keeps times to the second and rounding down would
+// cut the wait short.
+func retryAt(end time.Time, attempts int32) *metav1.Time {
+	t := metav1.NewTime(end.Add(retryDelay(attempts) + time.Second - 1).Truncate(time.Second))
+	return &t
+}
+
 // layerPlan says which parts of an invalidation run.
 type layerPlan struct {
 	// shared is the Redis tier, purged once through one agent.

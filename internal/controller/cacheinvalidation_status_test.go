@@ -33,6 +33,34 @@ func TestRetryDelayDoublesUpToThirtySeconds(t *testing.T) {
 	}
 }
 
+// Status keeps times to the second: the next attempt's time is rounded up,
+// so that reading it back never makes the wait shorter than the delay.
+func TestRetryAtIsNeverEarlierThanTheDelayOnceStored(t *testing.T) {
+	t.Parallel()
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name     string
+		end      time.Time
+		attempts int32
+		want     time.Time
+	}{
+		{"a whole second stays", base, 1, base.Add(time.Second)},
+		{"a fraction rounds up", base.Add(100 * time.Millisecond), 1, base.Add(2 * time.Second)},
+		{"just past a second rounds up", base.Add(time.Nanosecond), 2, base.Add(3 * time.Second)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got := retryAt(tc.end, tc.attempts)
+			if !got.Equal(&metav1.Time{Time: tc.want}) {
+				t.Fatalf("retryAt(%s, %d) = %s; want %s", tc.end.Format(time.RFC3339Nano), tc.attempts, got.Format(time.RFC3339Nano), tc.want)
+			}
+			if got.Time.Before(tc.end.Add(retryDelay(tc.attempts))) {
+				t.Fatalf("retryAt(%s, %d) = %s is before the delay has passed", tc.end, tc.attempts, got)
+			}
+		})
+	}
+}
+
 func TestParamsDefaultAndOverride(t *testing.T) {
 	t.Parallel()
 	got := paramsOf(&v1alpha1.CacheInvalidationSpec{})

@@ -22,6 +22,11 @@ type agentView struct {
 	pod    *corev1.Pod
 	admin  agentconn.Admin
 	status agentapi.Status
+	// watermark is status.LastInvalidationSeq when it counts the policy's
+	// own invalidations (status.PolicyUID is the policy's uid), else 0:
+	// the count of a deleted CachePolicy of the same name, or of whatever
+	// the agent ran before, says nothing about this policy's sequences.
+	watermark int64
 	// err is why the agent could not be polled; the agent is unreachable.
 	err error
 	// rejected is why the agent refused the current policy.
@@ -46,6 +51,9 @@ func (r *CachePolicyReconciler) observe(ctx context.Context, policy *v1alpha1.Ca
 			cctx, cancel := context.WithTimeout(ctx, r.Options.AgentTimeout)
 			defer cancel()
 			v.status, v.err = v.admin.Status(cctx)
+			if v.err == nil && v.status.PolicyUID == string(policy.UID) {
+				v.watermark = v.status.LastInvalidationSeq
+			}
 			return nil
 		})
 	}
@@ -121,8 +129,8 @@ func (r *CachePolicyReconciler) catchUp(ctx context.Context, policy *v1alpha1.Ca
 	var behind []catchUpAgent
 	var behindViews []*agentView
 	for _, v := range views {
-		if v.err == nil && v.status.LastInvalidationSeq < last {
-			behind = append(behind, catchUpAgent{Pod: v.pod, Admin: v.admin, LastSeq: v.status.LastInvalidationSeq})
+		if v.err == nil && v.watermark < last {
+			behind = append(behind, catchUpAgent{Pod: v.pod, Admin: v.admin, LastSeq: v.watermark})
 			behindViews = append(behindViews, v)
 		}
 	}
@@ -136,7 +144,7 @@ func (r *CachePolicyReconciler) catchUp(ctx context.Context, policy *v1alpha1.Ca
 			caughtUp[behindViews[i]] = true
 		}
 	}
-	r.confirmSync(ctx, last, views, caughtUp)
+	r.confirmSync(ctx, policy, views, caughtUp)
 }
 
 // confirmSync tells each agent that awaits it (restored from a snapshot,
@@ -144,17 +152,18 @@ func (r *CachePolicyReconciler) catchUp(ctx context.Context, policy *v1alpha1.Ca
 // policy's last sequence: the agent compares it with its watermark and
 // becomes ready. An agent still short of it (an invalidation running when
 // it was caught up) stays unready and is confirmed on a later pass.
-func (r *CachePolicyReconciler) confirmSync(ctx context.Context, last int64, views []*agentView, caughtUp map[*agentView]bool) {
+func (r *CachePolicyReconciler) confirmSync(ctx context.Context, policy *v1alpha1.CachePolicy, views []*agentView, caughtUp map[*agentView]bool) {
+	last := policy.Status.Invalidation.LastSequence
 	var g errgroup.Group
 	g.SetLimit(catchUpConcurrency)
 	for _, v := range views {
-		if v.err != nil || !v.status.AwaitingSync || (v.status.LastInvalidationSeq < last && !caughtUp[v]) {
+		if v.err != nil || !v.status.AwaitingSync || (v.watermark < last && !caughtUp[v]) {
 			continue
 		}
 		g.Go(func() error {
 			cctx, cancel := context.WithTimeout(ctx, r.Options.AgentTimeout)
 			defer cancel()
-			res, err := v.admin.Sync(cctx, agentapi.SyncRequest{LastSequence: last})
+			res, err := v.admin.Sync(cctx, agentapi.SyncRequest{LastSequence: last, PolicyUID: string(policy.UID)})
 			switch {
 			case err != nil:
 				log.FromContext(ctx).Error(err, "confirm sync to agent restored from a snapshot", "pod", v.pod.Name)

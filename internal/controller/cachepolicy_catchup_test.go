@@ -76,6 +76,40 @@ func TestPolicyConfirmsARestoredAgentOnlyOnceItIsCaughtUp(t *testing.T) {
 	}
 }
 
+// An agent whose watermark counts the invalidations of another policy (a
+// deleted CachePolicy of the same name, whose sequences ran higher) is not
+// current to this one: the policy replays its invalidations from #1, for
+// its own uid, and does not confirm the agent while it runs the other
+// policy (here it refuses this one).
+func TestPolicyDoesNotTrustAWatermarkOfAnotherPolicy(t *testing.T) {
+	t.Parallel()
+	ns := newNamespace(t)
+	shopAfterOneInvalidation(t, ns)
+	uid := string(getPolicy(t, ns, "shop").UID)
+
+	old := startFake(t, false, nil)
+	old.mu.Lock()
+	old.policyUID, old.seq, old.awaiting, old.refusePolicy = "a-deleted-policy", 7, true, true
+	old.mu.Unlock()
+	createPod(t, ns, "shop-old", map[string]string{"app": "shop"}, old.port)
+	eventually(t, "#1 replayed and a confirmation sent", func() error {
+		old.mu.Lock()
+		defer old.mu.Unlock()
+		if len(old.calls) == 0 || len(old.syncs) == 0 {
+			return fmt.Errorf("replays %+v, syncs %v", old.calls, old.syncs)
+		}
+		return nil
+	})
+	old.mu.Lock()
+	defer old.mu.Unlock()
+	if c := old.calls[0]; c.Seq != 1 || c.PolicyUID != uid {
+		t.Errorf("first replay %+v; want #1 of policy %s", c, uid)
+	}
+	if !old.awaiting || old.seq != 7 {
+		t.Errorf("awaiting %v at watermark %d; want still awaiting at the other policy's 7", old.awaiting, old.seq)
+	}
+}
+
 // A policy that stops compiling (its warming snapshot or ConfigMap is
 // missing) pushes nothing and says why, yet still replays missed
 // invalidations and confirms restored agents: neither needs the compiled
@@ -153,6 +187,9 @@ func restoredAgentConfirmed(t *testing.T, ns string) *fakeAgent {
 	restored := startFake(t, false, nil)
 	restored.mu.Lock()
 	restored.awaiting = true
+	// It restored a snapshot of the shop policy, whose uid its bootstrap
+	// policy carries.
+	restored.policyUID = string(getPolicy(t, ns, "shop").UID)
 	restored.mu.Unlock()
 	createPod(t, ns, "shop-restored", map[string]string{"app": "shop"}, restored.port)
 	eventually(t, "the restored agent confirmed", func() error {

@@ -125,6 +125,16 @@ func (r *CachePolicyReconciler) compile(ctx context.Context, policy *v1alpha1.Ca
 		if !meta.IsStatusConditionTrue(snap.Status.Conditions, v1alpha1.ConditionComplete) || snap.Status.Path == "" {
 			return agentapi.Policy{}, fmt.Errorf("spec.warming.fromSnapshot: CacheSnapshot %s is not complete", w.FromSnapshot.Name)
 		}
+		if snap.DeletionTimestamp != nil {
+			return agentapi.Policy{}, fmt.Errorf("spec.warming.fromSnapshot: CacheSnapshot %s is being deleted, and its file with it", w.FromSnapshot.Name)
+		}
+		// The snapshot's watermark counts its policy's invalidations: one
+		// taken under a deleted CachePolicy of the same name would make
+		// restored agents look current to this one's.
+		if !ownedBy(&snap, policy) {
+			return agentapi.Policy{}, fmt.Errorf("spec.warming.fromSnapshot: CacheSnapshot %s was not taken under this CachePolicy (uid %s)",
+				w.FromSnapshot.Name, policy.UID)
+		}
 		in.SnapshotPath = snap.Status.Path
 	}
 	if w := policy.Spec.Warming; w != nil && w.KeysFrom != nil {

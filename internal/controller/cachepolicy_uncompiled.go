@@ -53,7 +53,7 @@ func (r *CachePolicyReconciler) reconcileUncompiled(ctx context.Context, policy 
 // confirmation of a restore.
 func awaitsCatchUp(last int64, views []*agentView) bool {
 	for _, v := range views {
-		if v.err == nil && (v.status.LastInvalidationSeq < last || v.status.AwaitingSync) {
+		if v.err == nil && (v.watermark < last || v.status.AwaitingSync) {
 			return true
 		}
 	}

@@ -52,6 +52,10 @@ const (
 // before the agent is asked, so a resumed snapshot asks the same process
 // again (the agent answers a repeated uid with the file it already wrote)
 // or, if that process is gone and its memory with it, fails.
+//
+// It owns the snapshot's file too: FinalizerSnapshotFile holds a deleted
+// CacheSnapshot (deleted by a user, by retention or with its policy) until
+// the agent has removed the file, within bounds (see finalize).
 type CacheSnapshotReconciler struct {
 	client.Client
 	Recorder events.EventRecorder
@@ -64,18 +68,31 @@ type CacheSnapshotReconciler struct {
 
 // +kubebuilder:rbac:groups=cache.layercache.io,resources=cachesnapshots,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=cache.layercache.io,resources=cachesnapshots/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=cache.layercache.io,resources=cachesnapshots/finalizers,verbs=update
 // +kubebuilder:rbac:groups=cache.layercache.io,resources=cachepolicies,verbs=get;list;watch
 // +kubebuilder:rbac:groups=cache.layercache.io,resources=cachepolicies/finalizers,verbs=update
 // +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
-// Reconcile takes one snapshot, once.
+// Reconcile takes one snapshot, once, and removes its file when it is
+// deleted.
 func (r *CacheSnapshotReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	var snap v1alpha1.CacheSnapshot
 	if err := r.Get(ctx, req.NamespacedName, &snap); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	if paused(&snap) || snapshotFinished(&snap) {
+	// Deletion comes first, paused or not: a paused snapshot must not
+	// block its own deletion (finalize only releases it then).
+	if snap.DeletionTimestamp != nil {
+		return r.finalize(ctx, &snap)
+	}
+	if paused(&snap) {
+		return ctrl.Result{}, nil
+	}
+	if err := r.ensureFinalizer(ctx, &snap); err != nil {
+		return ctrl.Result{}, err
+	}
+	if snapshotFinished(&snap) {
 		return ctrl.Result{}, nil
 	}
 	run := &snapshotRun{r: r, snap: &snap, before: snap.Status.DeepCopy()}
@@ -159,10 +176,11 @@ func (r *CacheSnapshotReconciler) now() time.Time {
 	return time.Now()
 }
 
-// SetupWithManager watches CacheSnapshots. Only their creation (and the
-// initial list after a restart) starts a pass: the spec is immutable, and
-// ignoring status updates keeps the operator's own writes from cutting the
-// backoff between attempts short.
+// SetupWithManager watches CacheSnapshots. Only their creation, their
+// deletion (the API server raises the generation when it sets
+// deletionTimestamp) and the initial list after a restart start a pass:
+// the spec is immutable, and ignoring status and metadata updates keeps the
+// operator's own writes from cutting the backoff between attempts short.
 func (r *CacheSnapshotReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.CacheSnapshot{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).

@@ -208,7 +208,8 @@ func TestSnapshotFailsAtOnce(t *testing.T) {
 }
 
 // fakeSnapshotAgent is an admin API whose snapshot answers the test
-// scripts, behind a pod like a real agent.
+// scripts, behind a pod like a real agent. It keeps the uids whose file it
+// "wrote" until a delete removes them.
 type fakeSnapshotAgent struct {
 	mu      sync.Mutex
 	session string
@@ -216,11 +217,17 @@ type fakeSnapshotAgent struct {
 	// answer gives the HTTP status of the n-th snapshot call (from 1). It
 	// runs with mu held and may change session, as a restart would.
 	answer func(f *fakeSnapshotAgent, n int) int
+	// files are the uids whose file the fake holds.
+	files map[string]bool
+	// deletes counts the delete calls; deleteStatus answers them (0 is
+	// 200).
+	deletes      int
+	deleteStatus int
 }
 
 func startFakeSnapshotAgent(t *testing.T, ns, pod, app string, answer func(f *fakeSnapshotAgent, n int) int) *fakeSnapshotAgent {
 	t.Helper()
-	f := &fakeSnapshotAgent{session: "session-1", answer: answer}
+	f := &fakeSnapshotAgent{session: "session-1", answer: answer, files: map[string]bool{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+agentapi.PathStatus, func(w http.ResponseWriter, _ *http.Request) {
 		f.mu.Lock()
@@ -236,8 +243,22 @@ func startFakeSnapshotAgent(t *testing.T, ns, pod, app string, answer func(f *fa
 			return
 		}
 		uid := r.PathValue("uid")
+		f.files[uid] = true
 		reply(w, http.StatusOK, agentapi.Response[agentapi.SnapshotResult]{Data: agentapi.SnapshotResult{
-			UID: uid, Path: "/snap/" + uid + ".lcs", Entries: 1, Bytes: 10, Checksum: "sha256:x"}})
+			UID: uid, Path: fakeSnapshotPath(uid), Entries: 1, Bytes: 10, Checksum: "sha256:x"}})
+	})
+	mux.HandleFunc("DELETE "+agentapi.PathSnapshot, func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.deletes++
+		if f.deleteStatus != 0 && f.deleteStatus != http.StatusOK {
+			reply(w, f.deleteStatus, agentapi.Response[agentapi.SnapshotDeleteResult]{Error: &agentapi.Error{Code: agentapi.CodeInternal, Message: "disk busy"}})
+			return
+		}
+		uid := r.PathValue("uid")
+		res := agentapi.SnapshotDeleteResult{UID: uid, Path: fakeSnapshotPath(uid), Removed: f.files[uid]}
+		delete(f.files, uid)
+		reply(w, http.StatusOK, agentapi.Response[agentapi.SnapshotDeleteResult]{Data: res})
 	})
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
@@ -246,6 +267,9 @@ func startFakeSnapshotAgent(t *testing.T, ns, pod, app string, answer func(f *fa
 	createPod(t, ns, pod, map[string]string{"app": app}, p)
 	return f
 }
+
+// fakeSnapshotPath is where the fake says the file of uid is.
+func fakeSnapshotPath(uid string) string { return "/snap/" + uid + ".lcs" }
 
 func reply(w http.ResponseWriter, code int, body any) {
 	w.Header().Set("Content-Type", "application/json")
@@ -257,6 +281,27 @@ func (f *fakeSnapshotAgent) snapshotCalls() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.calls
+}
+
+// deleteCalls is how many delete calls the fake received.
+func (f *fakeSnapshotAgent) deleteCalls() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.deletes
+}
+
+// hasFile reports whether the fake holds the file of uid.
+func (f *fakeSnapshotAgent) hasFile(uid string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.files[uid]
+}
+
+// answerDeletes makes the fake answer the next delete calls with code.
+func (f *fakeSnapshotAgent) answerDeletes(code int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.deleteStatus = code
 }
 
 func TestSnapshotRetriesAnUnavailableAgent(t *testing.T) {

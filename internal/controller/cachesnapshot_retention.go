@@ -85,6 +85,9 @@ func newestSnapshotFirst(a, b *v1alpha1.CacheSnapshot) int {
 // pruneSnapshots deletes the scheduled snapshots retention no longer
 // keeps, and says which ones it keeps only because a policy warms from
 // them. A snapshot already gone is fine: another pass got there first.
+// Deleting is all it does: FinalizerSnapshotFile makes the snapshot
+// reconciler remove each one's file from its pod before the object goes,
+// as for a snapshot a user deletes.
 func (r *CacheSnapshotScheduleReconciler) pruneSnapshots(ctx context.Context, policy *v1alpha1.CachePolicy, scheduled []v1alpha1.CacheSnapshot) error {
 	var policies v1alpha1.CachePolicyList
 	if err := r.List(ctx, &policies, client.InNamespace(policy.Namespace)); err != nil {

@@ -41,6 +41,16 @@ func (l *boundedLog[V]) record(id string, v V) {
 	l.values[id] = v
 }
 
+// each calls fn with every value remembered, oldest first. fn must not use
+// l.
+func (l *boundedLog[V]) each(fn func(V)) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, id := range slices.Concat(l.order[l.next:], l.order[:l.next]) {
+		fn(l.values[id])
+	}
+}
+
 // forget drops the ids whose value drop selects; the others keep their
 // order, so the oldest of them is still forgotten first.
 func (l *boundedLog[V]) forget(drop func(V) bool) {

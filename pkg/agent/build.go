@@ -78,7 +78,7 @@ func (a *Agent) build(ctx context.Context, p agentapi.Policy, prev *runtime) (_ 
 		if prev != nil && prev.disk != nil && sameDisk(prevPolicy.Layers.Disk, d) {
 			rt.disk = prev.disk.retain()
 			kept = append(kept, "disk")
-		} else if rt.disk, err = a.openDisk(ctx, d); err != nil {
+		} else if rt.disk, err = a.openDisk(ctx, d, p.UID); err != nil {
 			return nil, nil, err
 		}
 		layers = append(layers, borrowed{rt.disk.v})
@@ -278,10 +278,11 @@ func (a *Agent) openBus(rt *runtime, r *agentapi.RedisLayer, b *agentapi.Bus) (c
 	return bus, nil
 }
 
-// openDisk opens a disk tier, indexes the tags of the records it already
-// holds (so local tag invalidations find them after a restart), and adopts
-// the invalidation watermark stored with them.
-func (a *Agent) openDisk(ctx context.Context, d *agentapi.DiskLayer) (*resource[*disk.Layer], error) {
+// openDisk opens a disk tier for the policy policyUID, indexes the tags of
+// the records it already holds (so local tag invalidations find them after
+// a restart), and adopts the invalidation watermark stored with them when
+// it counts that policy's sequences.
+func (a *Agent) openDisk(ctx context.Context, d *agentapi.DiskLayer, policyUID string) (*resource[*disk.Layer], error) {
 	l, err := disk.New(disk.Options{Dir: d.Dir, Name: diskName, MaxBytes: d.MaxBytes})
 	if err != nil {
 		return nil, &BuildError{Field: "layers.disk", Err: err}
@@ -292,7 +293,7 @@ func (a *Agent) openDisk(ctx context.Context, d *agentapi.DiskLayer) (*resource[
 		_ = res.release() // the indexing error is what matters
 		return nil, &BuildError{Field: "layers.disk", Err: err}
 	}
-	if err := a.inval.adoptDir(d.Dir, records > 0); err != nil {
+	if err := a.inval.adoptDir(d.Dir, policyUID, records > 0); err != nil {
 		a.log.Warn("cannot record the invalidation watermark with the disk tier", "dir", d.Dir, "error", err)
 	}
 	return res, nil

@@ -63,12 +63,26 @@
 // remembered, and the watermark passes it once the gap is filled, so the
 // operator never takes an agent with a hole for current. With a disk tier
 // the watermark is stored next to the records and survives restarts.
+// Sequences number one CachePolicy's invalidations: the watermark counts
+// those of the applied policy's uid (Status.PolicyUID), starts again at 0
+// when a policy of another uid is applied (a deleted and re-created
+// CachePolicy numbers from 1 again), and a request naming another policy
+// (InvalidationRequest.PolicyUID) is applied without counting.
 //
 // An agent whose policy names a warming snapshot loads it at start when its
 // local tiers are empty, and takes the snapshot's watermark. It is then not
 // ready (Status.AwaitingSync) until the operator, having replayed what came
 // after the snapshot, confirms with POST /v1/sync that the watermark has
 // reached the policy's last sequence, or until the warming timeout passes.
+//
+// # Snapshots
+//
+// POST /v1/snapshots/{uid} writes <snapshots.dir>/<uid>.lcs with the
+// current watermark (idempotent by uid for this process); DELETE
+// /v1/snapshots/{uid} removes that file, answering 200 with removed false
+// when there is none. Both run one at a time with invalidations, so a
+// delete that arrives during the write of its uid removes the finished
+// file. The operator deletes the file when its CacheSnapshot is deleted.
 //
 // # Data API
 //

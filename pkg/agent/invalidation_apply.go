@@ -48,7 +48,7 @@ func (a *Agent) applyInvalidation(ctx context.Context, uid string, req agentapi.
 	}
 	res := agentapi.InvalidationResult{UID: uid, Seq: req.Seq, Layers: req.Layers, KeysRemoved: n,
 		Duration: agentapi.Duration(time.Since(start))}
-	if err := a.inval.record(res, req.Target.All); err != nil {
+	if err := a.inval.record(res, req.Target.All, req.PolicyUID); err != nil {
 		a.log.Warn("cannot record the invalidation watermark with the disk tier", "error", err)
 	}
 	// The watermark stays below req.Seq while an earlier sequence is

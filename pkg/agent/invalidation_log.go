@@ -34,12 +34,19 @@ const stateFile = "agent-state.json"
 // the local tiers as they are now: adopting a disk tier that holds records
 // forgets those the records may lack. So a replayed uid it still knows
 // counts again towards the watermark without running again.
+//
+// Sequences number the invalidations of one CachePolicy, identified by its
+// uid: the watermark counts those of policyUID, the applied policy's. A
+// policy of another uid (deleted and re-created, its sequences starting
+// again at 1) starts the watermark again at 0, and an invalidation sent
+// for another policy than the applied one is applied without counting.
 type invalidationLog struct {
-	// mu protects seqs, bounded and dir, and makes each change to results
-	// and seqs one step. It is taken before results' own lock.
-	mu      sync.Mutex
-	results *boundedLog[appliedInvalidation]
-	seqs    appliedSeqs
+	// mu protects seqs, policyUID, bounded and dir, and makes each change
+	// to results and seqs one step. It is taken before results' own lock.
+	mu        sync.Mutex
+	results   *boundedLog[appliedInvalidation]
+	seqs      appliedSeqs
+	policyUID string // whose sequences seqs counts
 	// bounded is false until an invalidation is applied or a tier holding
 	// records is adopted: until then the agent holds nothing older than
 	// the process, so its watermark is whatever a disk tier says.
@@ -52,10 +59,16 @@ type appliedInvalidation struct {
 	res agentapi.InvalidationResult
 	// flush is true for target all, which emptied the tiers it touched.
 	flush bool
+	// policyUID is the request's: the policy whose sequence res.Seq is
+	// ("" for whichever is applied).
+	policyUID string
 }
 
+// agentState is what stateFile holds: the watermark of the records next to
+// it, and the policy whose sequences it counts.
 type agentState struct {
-	LastInvalidationSeq int64 `json:"lastInvalidationSeq"`
+	LastInvalidationSeq int64  `json:"lastInvalidationSeq"`
+	PolicyUID           string `json:"policyUID,omitempty"`
 }
 
 // newInvalidationLog remembers limit uids, and as many sequences applied
@@ -82,11 +95,12 @@ func (l *invalidationLog) repeat(uid string) (agentapi.InvalidationResult, bool,
 
 // record remembers res and, when local tiers were purged, counts res.Seq
 // towards the watermark (every sequence up to it when flush, for target
-// all) and writes a watermark that moved next to the disk tier.
-func (l *invalidationLog) record(res agentapi.InvalidationResult, flush bool) error {
+// all) and writes a watermark that moved next to the disk tier. policyUID
+// is the request's (see agentapi.InvalidationRequest.PolicyUID).
+func (l *invalidationLog) record(res agentapi.InvalidationResult, flush bool, policyUID string) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	e := appliedInvalidation{res: res, flush: flush}
+	e := appliedInvalidation{res: res, flush: flush, policyUID: policyUID}
 	l.results.record(res.UID, e)
 	return l.countLocked(e)
 }
@@ -97,8 +111,8 @@ func (l *invalidationLog) countLocked(e appliedInvalidation) error {
 		return nil
 	}
 	l.bounded = true
-	if e.res.Seq <= 0 {
-		return nil
+	if e.res.Seq <= 0 || (e.policyUID != "" && e.policyUID != l.policyUID) {
+		return nil // unsequenced, or another policy's sequence
 	}
 	var moved bool
 	if e.flush {
@@ -120,20 +134,69 @@ func (l *invalidationLog) watermark() int64 {
 	return l.seqs.through
 }
 
-// adoptDir starts recording the watermark in dir, a disk tier just opened.
-// Records that were already there are only as current as the watermark
-// stored with them (0 when none was): the agent's watermark becomes it at
-// start, and drops to it later. The sequences applied above the watermark,
-// and the local results it no longer covers, are forgotten: the records
-// may lack them, so a replay must run them again. An empty tier is current
-// whatever the watermark.
-func (l *invalidationLog) adoptDir(dir string, hasRecords bool) error {
+// position returns the watermark and the uid of the policy whose sequences
+// it counts, read together.
+func (l *invalidationLog) position() (policyUID string, watermark int64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.policyUID, l.seqs.through
+}
+
+// usePolicy makes the watermark count the sequences of the policy uid, the
+// one being applied. For another uid than the one counted so far the
+// watermark starts again, from what the log remembers of that policy's
+// invalidations: those sent to this agent before it applied the policy
+// (the operator purges every selected pod, whatever it runs yet).
+func (l *invalidationLog) usePolicy(uid string) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if uid == l.policyUID {
+		return nil
+	}
+	l.switchPolicyLocked(uid)
+	return l.persist()
+}
+
+// switchPolicyLocked makes the watermark count the sequences of the policy
+// uid, counting again the remembered local results of that policy: each
+// was applied to the local tiers as they are now (see the type's doc).
+// l.mu is held.
+func (l *invalidationLog) switchPolicyLocked(uid string) {
+	l.policyUID = uid
+	l.seqs.reset(0)
+	if uid == "" {
+		return // requests naming no policy counted when they came
+	}
+	l.results.each(func(e appliedInvalidation) {
+		switch {
+		case e.policyUID != uid || e.res.Layers == agentapi.LayersShared || e.res.Seq <= 0:
+		case e.flush:
+			l.seqs.cover(e.res.Seq)
+		default:
+			l.seqs.add(e.res.Seq)
+		}
+	})
+}
+
+// adoptDir starts recording the watermark in dir, a disk tier just opened
+// for the policy uid. Records that were already there are only as current
+// as the watermark stored with them, if it counts that policy's sequences
+// (0 otherwise): the agent's watermark becomes it at start, and drops to it
+// later. The sequences applied above the watermark, and the local results
+// it no longer covers, are forgotten: the records may lack them, so a
+// replay must run them again. An empty tier is current whatever the
+// watermark.
+func (l *invalidationLog) adoptDir(dir, uid string, hasRecords bool) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.dir = dir
+	if uid != l.policyUID {
+		l.switchPolicyLocked(uid)
+	}
 	if hasRecords {
 		stored, err := readState(dir)
-		if err != nil {
+		current := err == nil && stored.PolicyUID == uid
+		if !current {
 			stored = agentState{} // unknown: the operator replays what it still has
 		}
 		w := stored.LastInvalidationSeq
@@ -148,7 +211,7 @@ func (l *invalidationLog) adoptDir(dir string, hasRecords bool) error {
 		if err != nil {
 			return errors.Join(err, l.persist())
 		}
-		if w == stored.LastInvalidationSeq {
+		if current && w == stored.LastInvalidationSeq {
 			return nil
 		}
 	}
@@ -160,7 +223,7 @@ func (l *invalidationLog) persist() error {
 	if l.dir == "" {
 		return nil
 	}
-	b, err := json.Marshal(agentState{LastInvalidationSeq: l.seqs.through})
+	b, err := json.Marshal(agentState{LastInvalidationSeq: l.seqs.through, PolicyUID: l.policyUID})
 	if err != nil {
 		return err
 	}

@@ -16,6 +16,7 @@ func (a *Agent) adminHandler() http.Handler {
 	mux.HandleFunc("PUT "+agentapi.PathPolicy, a.putPolicy)
 	mux.HandleFunc("POST "+agentapi.PathInvalidation, a.postInvalidation)
 	mux.HandleFunc("POST "+agentapi.PathSnapshot, a.postSnapshot)
+	mux.HandleFunc("DELETE "+agentapi.PathSnapshot, a.deleteSnapshotFile)
 	mux.HandleFunc("POST "+agentapi.PathSync, a.postSync)
 	mux.HandleFunc("/", notFound)
 	if a.opts.AuthorizeAdmin == nil {
@@ -87,10 +88,22 @@ func (a *Agent) postSnapshot(w http.ResponseWriter, r *http.Request) {
 	writeData(w, http.StatusOK, res)
 }
 
+// deleteSnapshotFile removes a snapshot's file. It reads no body; a
+// missing file is success (SnapshotDeleteResult.Removed false).
+func (a *Agent) deleteSnapshotFile(w http.ResponseWriter, r *http.Request) {
+	res, err := a.deleteSnapshot(r.PathValue("uid"))
+	if err != nil {
+		writeCacheError(w, err)
+		return
+	}
+	writeData(w, http.StatusOK, res)
+}
+
 // postSync opens the readiness gate held since a restore from a snapshot
 // when the watermark has reached the operator's last sequence; below it,
-// the gate stays held and the answer says so. The watermark is contiguous,
-// so reaching it means no invalidation up to it is missing.
+// or when it counts another policy's sequences than the request's, the
+// gate stays held and the answer says so. The watermark is contiguous, so
+// reaching it means no invalidation up to it is missing.
 func (a *Agent) postSync(w http.ResponseWriter, r *http.Request) {
 	req, err := agentapi.Decode[agentapi.SyncRequest](r.Body, agentapi.MaxRequestBytes)
 	if err != nil {
@@ -101,8 +114,12 @@ func (a *Agent) postSync(w http.ResponseWriter, r *http.Request) {
 		writeError(w, agentapi.CodeInvalidRequest, err.Error())
 		return
 	}
-	wm := a.inval.watermark()
-	if wm >= req.LastSequence && a.synced.open() {
+	uid, wm := a.inval.position()
+	switch {
+	case req.PolicyUID != "" && req.PolicyUID != uid:
+		a.log.Info("sync refused: the watermark counts another policy's invalidations",
+			"policyUID", req.PolicyUID, "watermarkPolicyUID", uid)
+	case wm >= req.LastSequence && a.synced.open():
 		a.log.Info("the operator confirmed the invalidations since the warming snapshot; ready", "watermark", wm)
 	}
 	writeData(w, http.StatusOK, agentapi.SyncResult{Watermark: wm, AwaitingSync: a.synced.held.Load()})

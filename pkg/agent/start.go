@@ -130,6 +130,7 @@ func (a *Agent) startRuntime(ctx context.Context) error {
 		return fmt.Errorf("agent: initial policy: %w", err)
 	}
 	rt.appliedAt = time.Now()
+	a.countSequencesOf(rt)
 	// Before anything is served or warmed: the snapshot is the base the
 	// warm-up and the operator's replays build on.
 	a.restoreSnapshot(ctx, rt)
@@ -169,10 +170,20 @@ func (a *Agent) install(rt *runtime) {
 	}
 }
 
-// activate makes rt the current runtime: metrics follow it and its
-// warm-up starts. applyMu is held and no warm-up runs.
+// activate makes rt the current runtime: the watermark counts its
+// policy's invalidations, metrics follow it and its warm-up starts. applyMu
+// is held and no warm-up runs.
 func (a *Agent) activate(rt *runtime) {
+	a.countSequencesOf(rt)
 	a.current.Store(rt)
 	a.metrics.use(rt)
 	a.warm.start(a, rt)
+}
+
+// countSequencesOf makes the invalidation watermark count the sequences of
+// rt's policy (see invalidationLog.usePolicy).
+func (a *Agent) countSequencesOf(rt *runtime) {
+	if err := a.inval.usePolicy(rt.policy.UID); err != nil {
+		a.log.Warn("cannot record the invalidation watermark with the disk tier", "error", err)
+	}
 }

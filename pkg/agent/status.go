@@ -11,15 +11,15 @@ import (
 // Status returns what GET /v1/status reports.
 func (a *Agent) Status() agentapi.Status {
 	st := agentapi.Status{
-		SessionID:           a.session,
-		AgentVersion:        a.opts.Version,
-		Rejected:            a.rejected.Load(),
-		LastInvalidationSeq: a.inval.watermark(),
-		Ready:               a.Ready(),
-		AwaitingSync:        a.synced.held.Load(),
-		Warming:             a.warm.snapshot(),
-		Layers:              []agentapi.LayerStatus{},
+		SessionID:    a.session,
+		AgentVersion: a.opts.Version,
+		Rejected:     a.rejected.Load(),
+		Ready:        a.Ready(),
+		AwaitingSync: a.synced.held.Load(),
+		Warming:      a.warm.snapshot(),
+		Layers:       []agentapi.LayerStatus{},
 	}
+	st.PolicyUID, st.LastInvalidationSeq = a.inval.position()
 	rt, leave := a.acquire()
 	defer leave()
 	if rt == nil {

@@ -157,3 +157,68 @@ func TestARestartKeepsTheWatermarkBelowAHole(t *testing.T) {
 		t.Fatalf("watermark after the replay of #2 and #3 = %d; want 3", got)
 	}
 }
+
+// A deleted and re-created CachePolicy numbers its invalidations from 1
+// again: the agent's watermark, stored with the disk tier too, must not
+// carry the old policy's count over to the new one, or the operator would
+// skip replaying the new policy's invalidations to it.
+func TestAPolicyOfAnotherUIDStartsTheWatermarkAgain(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	const uidA, uidB = "0b6d5c2a-aaaa-4222-8333-444455556666", "0b6d5c2a-bbbb-4222-8333-444455556666"
+	disk := &agentapi.DiskLayer{Dir: t.TempDir()}
+	pa := agentapi.Policy{Generation: 3, UID: uidA, Layers: agentapi.Layers{Disk: disk}}
+	r := startAgent(t, agent.Options{Policy: &pa})
+	must(t, r.data.Set(ctx, "k", raw(`1`), agentclient.SetOptions{}))
+	for seq := int64(1); seq <= 2; seq++ {
+		if _, err := r.admin.Invalidate(ctx, fmt.Sprintf("a-%d", seq), agentapi.InvalidationRequest{Seq: seq, PolicyUID: uidA,
+			Layers: agentapi.LayersLocal, Target: agentapi.InvalidationTarget{Keys: []string{"none"}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	position := func(a *running) (string, int64) {
+		t.Helper()
+		st, err := a.admin.Status(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.PolicyUID, st.LastInvalidationSeq
+	}
+	if uid, w := position(r); uid != uidA || w != 2 {
+		t.Fatalf("status under policy A = %q, %d; want %q, 2", uid, w, uidA)
+	}
+
+	pb := agentapi.Policy{Generation: 1, UID: uidB, Layers: agentapi.Layers{Disk: disk}}
+	if _, err := r.admin.ApplyPolicy(ctx, pb); err != nil {
+		t.Fatal(err)
+	}
+	if uid, w := position(r); uid != uidB || w != 0 {
+		t.Fatalf("status after applying the re-created policy B = %q, %d; want %q, 0", uid, w, uidB)
+	}
+	r.stop()
+
+	again := startAgent(t, agent.Options{Policy: &pa})
+	if uid, w := position(again); uid != uidA || w != 0 {
+		t.Fatalf("status after restarting under A on B's disk tier = %q, %d; want %q, 0", uid, w, uidA)
+	}
+}
+
+// The operator confirms a restored agent for one policy: a confirmation
+// naming another policy than the one the watermark counts keeps the
+// readiness gate held.
+func TestASyncForAnotherPolicyKeepsARestoredAgentUnready(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	const uid, other = "0b6d5c2a-aaaa-4222-8333-444455556666", "0b6d5c2a-bbbb-4222-8333-444455556666"
+	snap := snapshotAt(t, filepath.Join(t.TempDir(), "snapshots"), 0)
+	r := startAgent(t, agent.Options{Policy: &agentapi.Policy{UID: uid, Warming: agentapi.Warming{
+		Snapshot: snap, Timeout: agentapi.Duration(time.Hour)}}})
+	res, err := r.admin.Sync(ctx, agentapi.SyncRequest{LastSequence: 0, PolicyUID: other})
+	if err != nil || !res.AwaitingSync {
+		t.Fatalf("Sync for another policy = %+v, %v; want still awaiting", res, err)
+	}
+	res, err = r.admin.Sync(ctx, agentapi.SyncRequest{LastSequence: 0, PolicyUID: uid})
+	if err != nil || res.AwaitingSync {
+		t.Fatalf("Sync for the applied policy = %+v, %v; want released", res, err)
+	}
+}

@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -123,5 +124,20 @@ spec:
 	}
 	if v, err := late.Data.Get(ctx, "price:1"); !agentclient.IsNotFound(err) {
 		t.Fatalf("the restored agent serves price:1 (%s, %v), which an invalidation removed after the snapshot: resurrected", v.JSON, err)
+	}
+
+	// Done with the snapshot: kubectl delete (which waits for the
+	// finalizer) takes its file off the volume too.
+	kubectl(t, f.policyWithSnapshots(dir, ""), "apply", "-n", f.ns, "-f", "-")
+	var snap v1alpha1.CacheSnapshot
+	if err := cp.Client.Get(ctx, client.ObjectKey{Namespace: f.ns, Name: "before-sale-ends"}, &snap); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(snap.Status.Path); err != nil {
+		t.Fatalf("the snapshot file before the delete: %v", err)
+	}
+	kubectl(t, "", "delete", "-n", f.ns, "csnap/before-sale-ends", "--timeout=90s")
+	if _, err := os.Stat(snap.Status.Path); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the file of the deleted snapshot, %s: %v; want it removed", snap.Status.Path, err)
 	}
 }

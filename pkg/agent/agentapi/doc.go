@@ -9,7 +9,8 @@
 //     [PathKey], [PathKeys], [PathInvalidate], [PathTagsInvalidate];
 //   - the admin API, for the operator, over TLS with a required client
 //     certificate ([DefaultAdminAddr]): [PathStatus], [PathPolicy],
-//     [PathInvalidation], [PathSnapshot];
+//     [PathInvalidation], [PathSnapshot] (POST writes, DELETE removes),
+//     [PathSync];
 //   - probes and metrics, plain HTTP ([DefaultProbeAddr]): [PathHealthz],
 //     [PathReadyz], [PathMetrics].
 //

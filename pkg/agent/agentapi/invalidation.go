@@ -61,6 +61,13 @@ type InvalidationRequest struct {
 	// (monotonic, from 1). The agent reports the highest applied to its
 	// local tiers as Status.LastInvalidationSeq. 0 means unsequenced.
 	Seq int64 `json:"seq,omitempty"`
+	// policyUID is the uid of the CachePolicy whose sequence seq is. The
+	// agent applies the invalidation whatever it is, but counts seq towards
+	// its watermark only when it is the applied policy's uid
+	// (Status.PolicyUID): sequences of a deleted and re-created policy start
+	// again at 1, and must not count in the other's. Empty counts seq
+	// towards whatever policy is applied.
+	PolicyUID string `json:"policyUID,omitempty"`
 	// target selects the entries.
 	Target InvalidationTarget `json:"target"`
 	// layers is "local", "shared" or "all". Required.
@@ -83,8 +90,8 @@ type InvalidationResult struct {
 	AlreadyApplied bool `json:"alreadyApplied,omitempty"`
 }
 
-// Validate checks the request: a valid uid (if set), seq not negative,
-// exactly one target, a known layer scope.
+// Validate checks the request: a valid uid and policyUID (when set), seq
+// not negative, exactly one target, a known layer scope.
 func (r *InvalidationRequest) Validate() error {
 	f := &fieldErrors{what: "invalidation"}
 	if r.UID != "" {
@@ -92,6 +99,9 @@ func (r *InvalidationRequest) Validate() error {
 	}
 	if r.Seq < 0 {
 		f.add("seq", "must not be negative, got %d", r.Seq)
+	}
+	if r.PolicyUID != "" {
+		f.check("policyUID", ValidateUID(r.PolicyUID))
 	}
 	switch r.Layers {
 	case LayersLocal, LayersShared, LayersAll:

@@ -75,8 +75,9 @@ const (
 	// PathInvalidation applies an invalidation, idempotent by uid (POST,
 	// InvalidationRequest -> InvalidationResult).
 	PathInvalidation = "/v1/invalidations/{uid}"
-	// PathSnapshot writes a snapshot named by uid (POST, SnapshotRequest ->
-	// SnapshotResult).
+	// PathSnapshot is the snapshot named by uid: POST writes it
+	// (SnapshotRequest -> SnapshotResult), DELETE removes its file, and
+	// succeeds when there is none (no body -> SnapshotDeleteResult).
 	PathSnapshot = "/v1/snapshots/{uid}"
 	// PathSync confirms that an agent restored from a snapshot has every
 	// invalidation of its policy (POST, SyncRequest -> SyncResult).

@@ -37,7 +37,7 @@ type Policy struct {
 	// warming lists keys to load through the origins when the policy is
 	// applied.
 	Warming Warming `json:"warming,omitzero"`
-	// snapshots says where POST PathSnapshot writes.
+	// snapshots says where POST PathSnapshot writes and DELETE removes.
 	Snapshots Snapshots `json:"snapshots,omitzero"`
 	// bus turns on the invalidation bus over the Redis layer's server, so
 	// that a key deleted or invalidated through one agent is dropped from
@@ -186,10 +186,10 @@ type Warming struct {
 	Snapshot string `json:"snapshot,omitempty"`
 }
 
-// Snapshots configures POST PathSnapshot.
+// Snapshots configures POST and DELETE PathSnapshot.
 type Snapshots struct {
 	// dir is the absolute path of the directory snapshots are written to,
-	// as <dir>/<uid>.lcs. Empty turns snapshots off.
+	// as <dir>/<uid>.lcs, and removed from. Empty turns snapshots off.
 	Dir string `json:"dir,omitempty"`
 }
 

@@ -46,3 +46,17 @@ type SnapshotResult struct {
 	// written again.
 	AlreadyApplied bool `json:"alreadyApplied,omitempty"`
 }
+
+// SnapshotDeleteResult answers DELETE PathSnapshot. Deleting is
+// idempotent: when there is no file for the uid (never written, or
+// removed before) the answer is 200 too, with Removed false.
+type SnapshotDeleteResult struct {
+	// uid is the snapshot's uid.
+	UID string `json:"uid"`
+	// path is the file removed, or looked for:
+	// <snapshots.dir>/<uid>.lcs, under the applied policy's directory.
+	Path string `json:"path"`
+	// removed is true when the file existed and was removed, false when
+	// there was none.
+	Removed bool `json:"removed"`
+}

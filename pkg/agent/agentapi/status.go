@@ -27,6 +27,11 @@ type Status struct {
 	// disk tier (it is kept in the disk directory); otherwise it starts at
 	// 0, when the local tiers are empty anyway.
 	LastInvalidationSeq int64 `json:"lastInvalidationSeq"`
+	// policyUID is the uid of the CachePolicy whose invalidation sequences
+	// lastInvalidationSeq counts: the applied policy's. A policy of
+	// another uid (a deleted and re-created CachePolicy) starts the
+	// watermark again at 0, as its sequences start again at 1.
+	PolicyUID string `json:"policyUID,omitempty"`
 	// ready is what /readyz answers.
 	Ready bool `json:"ready"`
 	// awaitingSync is true from a restore of the local tiers from a

@@ -8,12 +8,24 @@ type SyncRequest struct {
 	// lastSequence is the policy's last invalidation sequence number
 	// (CachePolicy status.invalidation.lastSequence).
 	LastSequence int64 `json:"lastSequence"`
+	// policyUID is the uid of the CachePolicy whose sequence lastSequence
+	// is. When set, the agent opens its readiness gate only if its
+	// watermark counts that policy's sequences (Status.PolicyUID): a
+	// watermark of another policy says nothing about this one's
+	// invalidations.
+	PolicyUID string `json:"policyUID,omitempty"`
 }
 
-// Validate checks that the sequence is not negative.
+// Validate checks that the sequence is not negative and the policy uid,
+// when set, is valid.
 func (r *SyncRequest) Validate() error {
 	if r.LastSequence < 0 {
 		return fmt.Errorf("sync: lastSequence must not be negative, got %d", r.LastSequence)
+	}
+	if r.PolicyUID != "" {
+		if err := ValidateUID(r.PolicyUID); err != nil {
+			return fmt.Errorf("sync: policyUID: %w", err)
+		}
 	}
 	return nil
 }

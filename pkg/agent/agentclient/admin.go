@@ -47,6 +47,14 @@ func (c *Admin) Snapshot(ctx context.Context, uid string, req agentapi.SnapshotR
 	return call[agentapi.SnapshotResult](ctx, &c.conn, http.MethodPost, agentapi.SnapshotPath(uid), req)
 }
 
+// DeleteSnapshot removes the file of the snapshot uid from the agent. A
+// snapshot with no file succeeds too, with Removed false; an invalid uid
+// or an agent without a snapshots directory fails with
+// agentapi.CodeInvalidRequest (422).
+func (c *Admin) DeleteSnapshot(ctx context.Context, uid string) (agentapi.SnapshotDeleteResult, error) {
+	return call[agentapi.SnapshotDeleteResult](ctx, &c.conn, http.MethodDelete, agentapi.SnapshotPath(uid), nil)
+}
+
 // Sync tells an agent restored from a snapshot that req.LastSequence is the
 // policy's last invalidation; it becomes ready if its watermark has reached
 // it (see agentapi.Status.AwaitingSync).

@@ -103,4 +103,8 @@ func TestAdminClient(t *testing.T) {
 	if err != nil || snap.Entries != 1 || snap.Watermark != 1 || snap.Path != filepath.Join(dir, "snap-1.lcs") {
 		t.Fatalf("Snapshot = %+v, %v", snap, err)
 	}
+	del, err := admin.DeleteSnapshot(ctx, "snap-1")
+	if err != nil || !del.Removed || del.Path != snap.Path {
+		t.Fatalf("DeleteSnapshot = %+v, %v; want %s removed", del, err, snap.Path)
+	}
 }
