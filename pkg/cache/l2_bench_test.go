@@ -258,3 +258,64 @@ func (m *mapLayer) Scan(context.Context, string, func(string) bool) error { retu
 func (m *mapLayer) Clear(context.Context) error                           { m.m.Clear(); return nil }
 func (m *mapLayer) Ping(context.Context) error                            { return nil }
 func (m *mapLayer) Close() error                                          { return nil }
+
+// BenchmarkRawGetAfterWork measures what BenchmarkL2Hit cannot tell apart:
+// whether CPU work between two GETs, outside the timed read, makes the next
+// round trip itself slower. Each goroutine alternates blocks of l2Block
+// reads: raw GETs back to back, then raw GETs each preceded by a busy loop
+// of work (untimed). l2/raw is after-work/back-to-back, timing the GET
+// alone. A ratio above 1 is latency the machine adds to a round trip that
+// follows work, which an L2 hit (read, decode, backfill, then the next
+// read) pays and a raw GET loop does not.
+func BenchmarkRawGetAfterWork(b *testing.B) {
+	for _, work := range []time.Duration{0, time.Microsecond, 3 * time.Microsecond, 10 * time.Microsecond} {
+		b.Run(work.String(), func(b *testing.B) {
+			ctx := context.Background()
+			srv := redistest.Shared(b)
+			client, prefix := srv.NewClient(b), redistest.Prefix(b)
+			if err := client.Set(ctx, prefix+"k", strings.Repeat("x", 220), time.Hour).Err(); err != nil {
+				b.Fatal(err)
+			}
+			var next, afterTotal, plainTotal, afterReads, plainReads atomic.Int64
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				var after, plain, na, np int64
+				defer func() { afterTotal.Add(after); plainTotal.Add(plain); afterReads.Add(na); plainReads.Add(np) }()
+				for pb.Next() {
+					i := next.Add(1)
+					worked := (i/l2Block)%2 == 0
+					if worked {
+						busyFor(work)
+					}
+					t := time.Now()
+					if err := client.Get(ctx, prefix+"k").Err(); err != nil {
+						b.Error(err)
+						return
+					}
+					if d := int64(time.Since(t)); worked {
+						after, na = after+d, na+1
+					} else {
+						plain, np = plain+d, np+1
+					}
+				}
+			})
+			b.StopTimer()
+			if na, np := afterReads.Load(), plainReads.Load(); na > 0 && np > 0 {
+				a, p := float64(afterTotal.Load())/float64(na), float64(plainTotal.Load())/float64(np)
+				b.ReportMetric(a, "after-ns")
+				b.ReportMetric(p, "raw-ns")
+				b.ReportMetric(a/p, "l2/raw")
+			}
+		})
+	}
+}
+
+// busyFor keeps the calling goroutine on its CPU for d, and returns how
+// many times it looked at the clock meanwhile.
+func busyFor(d time.Duration) (spins int) {
+	start := time.Now()
+	for time.Since(start) < d {
+		spins++
+	}
+	return spins
+}
