@@ -83,6 +83,14 @@ type CacheSnapshotStatus struct {
 	// sourcePod is the pod whose agent wrote the snapshot.
 	// +optional
 	SourcePod string `json:"sourcePod,omitempty"`
+	// sourceAdminPort is the policy's adminPort when the source was chosen
+	// (0: the default), the port that pod's agent listens on unless the
+	// pod's annotation says otherwise. The file is removed through it once
+	// the policy is gone.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=65535
+	SourceAdminPort int32 `json:"sourceAdminPort,omitempty"`
 	// sourceSessionID is that agent's session: a snapshot is only
 	// meaningful for the process that wrote it.
 	// +optional

@@ -208,7 +208,7 @@ func (run *snapshotRun) start(ctx context.Context, policy *v1alpha1.CachePolicy)
 		return ctrl.Result{}, err
 	}
 	st := &run.snap.Status
-	st.SourcePod, st.SourceSessionID = src.pod.Name, src.status.SessionID
+	st.SourcePod, st.SourceSessionID, st.SourceAdminPort = src.pod.Name, src.status.SessionID, policy.Spec.AdminPort
 	now := metav1.NewTime(run.r.now())
 	st.StartTime = &now
 	run.r.event(run.snap, src.pod, corev1.EventTypeNormal, v1alpha1.ReasonRunning,

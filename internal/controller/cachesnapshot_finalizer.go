@@ -157,16 +157,22 @@ func (r *CacheSnapshotReconciler) runningSourcePod(ctx context.Context, snap *v1
 	return &pod, nil
 }
 
-// deleteFile asks pod's agent to remove snap's file. The policy gives the
-// agent's port; when the policy is gone (deleting it deletes its
-// snapshots) the pod's annotation or the default port is used.
+// deleteFile asks pod's agent to remove snap's file, on the port recorded
+// when the snapshot was taken: the policy may be gone (deleting it deletes
+// its snapshots). A snapshot that recorded none (the default port, or taken
+// before the port was recorded) uses the policy's, when it still exists.
+// The pod's annotation overrides either (agentconn.PodAddress).
 func (r *CacheSnapshotReconciler) deleteFile(ctx context.Context, snap *v1alpha1.CacheSnapshot, pod *corev1.Pod) (agentapi.SnapshotDeleteResult, error) {
-	var policy v1alpha1.CachePolicy
-	err := r.Get(ctx, types.NamespacedName{Namespace: snap.Namespace, Name: snap.Spec.PolicyRef.Name}, &policy)
-	if err != nil && !apierrors.IsNotFound(err) {
-		return agentapi.SnapshotDeleteResult{}, fmt.Errorf("get policy %s: %w", snap.Spec.PolicyRef.Name, err)
+	port := snap.Status.SourceAdminPort
+	if port == 0 {
+		var policy v1alpha1.CachePolicy
+		err := r.Get(ctx, types.NamespacedName{Namespace: snap.Namespace, Name: snap.Spec.PolicyRef.Name}, &policy)
+		if err != nil && !apierrors.IsNotFound(err) {
+			return agentapi.SnapshotDeleteResult{}, fmt.Errorf("get policy %s: %w", snap.Spec.PolicyRef.Name, err)
+		}
+		port = policy.Spec.AdminPort
 	}
-	admin, err := r.Options.Agents.For(pod, policy.Spec.AdminPort)
+	admin, err := r.Options.Agents.For(pod, port)
 	if err != nil {
 		return agentapi.SnapshotDeleteResult{}, fmt.Errorf("dial agent of pod %s: %w", pod.Name, err)
 	}

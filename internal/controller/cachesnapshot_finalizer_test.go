@@ -130,20 +130,28 @@ func TestDeletingASnapshotRemovesItsFile(t *testing.T) {
 	startOperator(t, ns, Options{})
 	tests := []struct {
 		name string
+		// policyPort makes the policy name the agent's port, and the pod
+		// carry no port annotation.
+		policyPort bool
 		// before runs on the source pod before the snapshot is deleted.
 		before             func(t *testing.T, pod *corev1.Pod)
 		reason, eventType  string
 		wantFileRemoved    bool
 		wantNoteMentioning string
 	}{
-		{"by the agent of the source pod", func(*testing.T, *corev1.Pod) {},
+		{"by the agent of the source pod", false, func(*testing.T, *corev1.Pod) {},
 			v1alpha1.ReasonSnapshotFileDeleted, corev1.EventTypeNormal, true, "removed"},
-		{"except when the source pod is gone", func(t *testing.T, pod *corev1.Pod) {
+		{"on the policy's admin port, after the policy is gone", true, func(t *testing.T, pod *corev1.Pod) {
+			if err := k8s.Delete(ctx, &v1alpha1.CachePolicy{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: pod.Labels["app"]}}); err != nil {
+				t.Fatal(err)
+			}
+		}, v1alpha1.ReasonSnapshotFileDeleted, corev1.EventTypeNormal, true, "removed"},
+		{"except when the source pod is gone", false, func(t *testing.T, pod *corev1.Pod) {
 			if err := k8s.Delete(ctx, pod, client.GracePeriodSeconds(0)); err != nil {
 				t.Fatal(err)
 			}
 		}, v1alpha1.ReasonSourcePodGone, corev1.EventTypeNormal, false, "is gone or no longer running"},
-		{"except when the source pod no longer runs", func(t *testing.T, pod *corev1.Pod) {
+		{"except when the source pod no longer runs", false, func(t *testing.T, pod *corev1.Pod) {
 			pod.Status.Phase = corev1.PodFailed
 			if err := k8s.Status().Update(ctx, pod); err != nil {
 				t.Fatal(err)
@@ -156,7 +164,16 @@ func TestDeletingASnapshotRemovesItsFile(t *testing.T) {
 			app, name := "files"+strconv.Itoa(i), "delete-"+strconv.Itoa(i)
 			dir := t.TempDir()
 			f := startFleet(t, ns, app, 1, agent.Options{})
-			if err := k8s.Create(ctx, snapshotPolicy(ns, app, app, dir)); err != nil {
+			policy := snapshotPolicy(ns, app, app, dir)
+			if tt.policyPort {
+				pod := f.pods[0]
+				policy.Spec.AdminPort = int32(f.agents[pod.Name].adminPort)
+				delete(pod.Annotations, v1alpha1.AnnotationAdminPort)
+				if err := k8s.Update(ctx, pod); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := k8s.Create(ctx, policy); err != nil {
 				t.Fatal(err)
 			}
 			waitPolicyCondition(t, ns, app, v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonAllAgentsSynced)
