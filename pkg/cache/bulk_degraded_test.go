@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/layercache/layercache/pkg/cache"
+	"github.com/layercache/layercache/pkg/cache/cachetest"
 )
 
 var errLayerDown = errors.New("layer down")
@@ -73,7 +74,7 @@ func TestGetManySkipsDegradedLayersAsGetDoes(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			clock := newManualClock()
+			clock := cachetest.NewManualClock()
 			l1, l2 := newMemory(t, "l1", clock), newMemory(t, "l2", clock)
 			ctx := context.Background()
 			var faulty *faultyLayer

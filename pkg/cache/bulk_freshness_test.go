@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/layercache/layercache/pkg/cache"
+	"github.com/layercache/layercache/pkg/cache/cachetest"
 	"github.com/layercache/layercache/pkg/cache/memory"
 )
 
@@ -60,7 +61,7 @@ func TestGetManySlidesFreshHitsAsGetDoes(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			clock := newManualClock()
+			clock := cachetest.NewManualClock()
 			l1, l2 := newMemory(t, "l1", clock), newMemory(t, "l2", clock)
 			opts := tc.opts
 			opts.Clock, opts.TTL, opts.NegativeTTL = clock, time.Minute, 30*time.Second
@@ -124,7 +125,7 @@ func TestGetManyReadsCountTowardsAdaptiveTTL(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			clock := newManualClock()
+			clock := cachetest.NewManualClock()
 			s := newStack(t, cache.Options{Clock: clock, TTL: time.Minute,
 				AdaptiveTTL: &cache.AdaptiveTTL{HotAfter: 2, Step: 30 * time.Second, Max: 2 * time.Minute}})
 			v := cache.Typed[int](s)
@@ -179,7 +180,7 @@ func TestGetManyRefreshesTheKeysDueInOneBackgroundFetch(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			clock := newManualClock()
+			clock := cachetest.NewManualClock()
 			opts := tc.opts
 			opts.Clock, opts.TTL, opts.NegativeTTL = clock, time.Minute, time.Minute
 			s := newStack(t, opts)
@@ -263,7 +264,7 @@ func TestGetAndGetManyNeverRefreshAKeyTwiceAtOnce(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			clock := newManualClock()
+			clock := cachetest.NewManualClock()
 			opts := cache.Options{Clock: clock, TTL: time.Minute, RefreshAhead: 10 * time.Second}
 			if tc.stale {
 				opts = cache.Options{Clock: clock, TTL: time.Minute, StaleWhileRevalidate: time.Hour}
@@ -335,7 +336,7 @@ func TestGetAndGetManyNeverRefreshAKeyTwiceAtOnce(t *testing.T) {
 
 func TestCloseCancelsAndWaitsForGetManysRefreshAhead(t *testing.T) {
 	t.Parallel()
-	clock := newManualClock()
+	clock := cachetest.NewManualClock()
 	s := newStack(t, cache.Options{Clock: clock, TTL: time.Minute, RefreshAhead: 10 * time.Second})
 	v := cache.Typed[string](s)
 	ctx := context.Background()

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/layercache/layercache/pkg/cache"
+	"github.com/layercache/layercache/pkg/cache/cachetest"
 )
 
 func TestGetManyReadsEachLayerOnceAndFetchesOnlyTheMissing(t *testing.T) {
@@ -129,7 +130,7 @@ func TestGetManyTreatsStaleIfErrorEntriesAsGetDoes(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			clock := newManualClock()
+			clock := cachetest.NewManualClock()
 			s := newStack(t, cache.Options{Clock: clock, TTL: time.Minute, StaleIfError: time.Hour})
 			v := cache.Typed[int](s)
 			ctx := context.Background()

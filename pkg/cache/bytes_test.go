@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/layercache/layercache/pkg/cache"
+	"github.com/layercache/layercache/pkg/cache/cachetest"
 	"github.com/layercache/layercache/pkg/cache/codec"
 	"github.com/layercache/layercache/pkg/cache/disk"
 )
@@ -92,7 +93,7 @@ func TestOversizedValuesAreRejectedAndNothingIsStored(t *testing.T) {
 func TestBackfillFromDiskKeepsRemainingTTL(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	clock := newManualClock()
+	clock := cachetest.NewManualClock()
 	mem, dsk := newMemory(t, "memory", clock), newDisk(t, clock)
 	s := newStack(t, cache.Options{Clock: clock, TTL: time.Hour}, mem, dsk)
 	v := cache.Typed[int](s)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/layercache/layercache/pkg/cache"
+	"github.com/layercache/layercache/pkg/cache/cachetest"
 )
 
 func TestStampedeOfTenThousandCallersFetchesOnce(t *testing.T) {
@@ -127,15 +128,15 @@ func TestCloseCancelsRunningFetches(t *testing.T) {
 	// stale-while-revalidate refresh (no caller at all).
 	for _, tc := range []struct {
 		name  string
-		start func(s *cache.Stack, clock *manualClock, fetch func(ctx context.Context) error) error
+		start func(s *cache.Stack, clock *cachetest.ManualClock, fetch func(ctx context.Context) error) error
 	}{
-		{"get", func(s *cache.Stack, _ *manualClock, fetch func(context.Context) error) error {
+		{"get", func(s *cache.Stack, _ *cachetest.ManualClock, fetch func(context.Context) error) error {
 			_, err := cache.Typed[int](s).Get(context.Background(), "k", func(ctx context.Context) (int, error) {
 				return 0, fetch(ctx)
 			})
 			return err
 		}},
-		{"get with a request's context", func(s *cache.Stack, _ *manualClock, fetch func(context.Context) error) error {
+		{"get with a request's context", func(s *cache.Stack, _ *cachetest.ManualClock, fetch func(context.Context) error) error {
 			// A context that can end: the fetch runs on a goroutine of the
 			// flight's rather than on the caller's.
 			ctx, cancel := context.WithCancel(context.Background())
@@ -145,12 +146,12 @@ func TestCloseCancelsRunningFetches(t *testing.T) {
 			})
 			return err
 		}},
-		{"get many", func(s *cache.Stack, _ *manualClock, fetch func(context.Context) error) error {
+		{"get many", func(s *cache.Stack, _ *cachetest.ManualClock, fetch func(context.Context) error) error {
 			_, err := cache.Typed[int](s).GetMany(context.Background(), []string{"a", "b"},
 				func(ctx context.Context, _ []string) (map[string]int, error) { return nil, fetch(ctx) })
 			return err
 		}},
-		{"refresh", func(s *cache.Stack, clock *manualClock, fetch func(context.Context) error) error {
+		{"refresh", func(s *cache.Stack, clock *cachetest.ManualClock, fetch func(context.Context) error) error {
 			refreshed := make(chan error, 1)
 			s.Subscribe(func(e cache.Event) {
 				if e.Type == cache.EventRefresh {
@@ -173,7 +174,7 @@ func TestCloseCancelsRunningFetches(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			clock := newManualClock()
+			clock := cachetest.NewManualClock()
 			s, err := cache.New(context.Background(), []cache.Layer{newMemory(t, "m", nil)}, cache.Options{Clock: clock})
 			if err != nil {
 				t.Fatal(err)
@@ -201,7 +202,7 @@ func TestCloseCancelsRunningFetches(t *testing.T) {
 
 func TestNegativeCachingStoresAbsenceForItsOwnTTL(t *testing.T) {
 	t.Parallel()
-	clock := newManualClock()
+	clock := cachetest.NewManualClock()
 	s := newStack(t, cache.Options{Clock: clock, TTL: time.Hour, NegativeTTL: time.Minute})
 	v := cache.Typed[string](s)
 	var calls atomic.Int32
@@ -249,7 +250,7 @@ func TestNilValueIsCachedAsAValue(t *testing.T) {
 
 func TestStaleWhileRevalidateServesStaleAndRefreshesOnce(t *testing.T) {
 	t.Parallel()
-	clock := newManualClock()
+	clock := cachetest.NewManualClock()
 	s := newStack(t, cache.Options{Clock: clock, TTL: time.Minute, StaleWhileRevalidate: time.Minute})
 	v := cache.Typed[string](s)
 	ctx := context.Background()
@@ -292,7 +293,7 @@ func TestStaleWhileRevalidateServesStaleAndRefreshesOnce(t *testing.T) {
 
 func TestStaleIfErrorServesStaleWhenFetchFails(t *testing.T) {
 	t.Parallel()
-	clock := newManualClock()
+	clock := cachetest.NewManualClock()
 	s := newStack(t, cache.Options{Clock: clock, TTL: time.Minute, StaleIfError: time.Hour})
 	v := cache.Typed[string](s)
 	ctx := context.Background()
@@ -358,7 +359,7 @@ func TestALayerWithNegativeTTLZeroCachesNoAbsence(t *testing.T) {
 	// Negative caching is on for the Stack (5 s) and off for l2 (0): l2
 	// must not keep the "not found" (a zero deadline would mean forever),
 	// so once l1's negative entry expires the key is fetched again.
-	clock := newManualClock()
+	clock := cachetest.NewManualClock()
 	zero := time.Duration(0)
 	l1, l2 := newMemory(t, "l1", clock), newMemory(t, "l2", clock)
 	s := newStack(t, cache.Options{Clock: clock, NegativeTTL: 5 * time.Second,

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/layercache/layercache/pkg/cache"
+	"github.com/layercache/layercache/pkg/cache/cachetest"
 	"github.com/layercache/layercache/pkg/cache/ttlpolicy"
 )
 
@@ -22,7 +23,7 @@ func ttlOf(t *testing.T, s *cache.Stack, key string) time.Duration {
 
 func TestTTLPoliciesComputeTTLAtWriteTimeInTheirZone(t *testing.T) {
 	t.Parallel()
-	clock := newManualClock() // 2026-01-01 00:00 UTC
+	clock := cachetest.NewManualClock() // 2026-01-01 00:00 UTC
 	clock.Advance(22 * time.Hour)
 	kolkata, err := time.LoadLocation("Asia/Kolkata")
 	if err != nil {
@@ -56,7 +57,7 @@ func TestTTLPoliciesComputeTTLAtWriteTimeInTheirZone(t *testing.T) {
 
 func TestJitterOnlyLengthensWithinBounds(t *testing.T) {
 	t.Parallel()
-	clock := newManualClock()
+	clock := cachetest.NewManualClock()
 	s := newStack(t, cache.Options{Clock: clock, TTL: time.Minute, TTLJitter: 10 * time.Second})
 	v := cache.Typed[int](s)
 	distinct := map[time.Duration]bool{}
@@ -80,7 +81,7 @@ func TestJitterOnlyLengthensWithinBounds(t *testing.T) {
 
 func TestSlidingTTLRestartsFreshnessOnEveryLayer(t *testing.T) {
 	t.Parallel()
-	clock := newManualClock()
+	clock := cachetest.NewManualClock()
 	l1, l2 := newMemory(t, "l1", clock), newMemory(t, "l2", clock)
 	s := newStack(t, cache.Options{Clock: clock, TTL: time.Minute}, l1, l2)
 	v := cache.Typed[string](s)
@@ -106,7 +107,7 @@ func TestSlidingTTLRestartsFreshnessOnEveryLayer(t *testing.T) {
 
 func TestAdaptiveTTLLengthensHotKeys(t *testing.T) {
 	t.Parallel()
-	clock := newManualClock()
+	clock := cachetest.NewManualClock()
 	s := newStack(t, cache.Options{Clock: clock, TTL: time.Minute,
 		AdaptiveTTL: &cache.AdaptiveTTL{HotAfter: 2, Step: 30 * time.Second, Max: 2 * time.Minute}})
 	v := cache.Typed[int](s)
@@ -129,7 +130,7 @@ func TestAdaptiveTTLLengthensHotKeys(t *testing.T) {
 
 func TestRefreshAheadRefreshesBeforeExpiry(t *testing.T) {
 	t.Parallel()
-	clock := newManualClock()
+	clock := cachetest.NewManualClock()
 	s := newStack(t, cache.Options{Clock: clock, TTL: time.Minute, RefreshAhead: 10 * time.Second})
 	v := cache.Typed[string](s)
 	ctx := context.Background()
@@ -207,7 +208,7 @@ func TestSlidingTTLDoesNotStretchANegativeEntry(t *testing.T) {
 	// A "not found" cached for 5 s, looked up every second: sliding (with
 	// a one-hour TTL) must not keep it, or the key would stay missing for
 	// as long as anyone asks for it.
-	clock := newManualClock()
+	clock := cachetest.NewManualClock()
 	s := newStack(t, cache.Options{Clock: clock, TTL: time.Hour, NegativeTTL: 5 * time.Second, SlidingTTL: true})
 	v := cache.Typed[int](s)
 	ctx := context.Background()

@@ -4,23 +4,10 @@ import (
 	"context"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/layercache/layercache/pkg/cache"
 	"github.com/layercache/layercache/pkg/cache/memory"
 )
-
-// manualClock is a clock tests move by hand.
-type manualClock struct{ now atomic.Int64 }
-
-func newManualClock() *manualClock {
-	c := &manualClock{}
-	c.now.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
-	return c
-}
-
-func (c *manualClock) NowNano() int64          { return c.now.Load() }
-func (c *manualClock) Advance(d time.Duration) { c.now.Add(int64(d)) }
 
 func newMemory(t testing.TB, name string, clock memory.Clock) *memory.Layer {
 	t.Helper()

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/layercache/layercache/pkg/cache"
+	"github.com/layercache/layercache/pkg/cache/cachetest"
 )
 
 // present reports which of keys Get finds without fetching.
@@ -103,7 +104,7 @@ func TestReSetReplacesTagAssociations(t *testing.T) {
 func TestTagAssociationsExpireWithTheirKeys(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	clock := newManualClock()
+	clock := cachetest.NewManualClock()
 	s := newStack(t, cache.Options{Clock: clock})
 	v := cache.Typed[string](s)
 	must(t, v.Set(ctx, "short", "v", cache.Tags("t"), cache.TTL(time.Second)))
@@ -210,7 +211,7 @@ func TestBadTagsAndPatternsAreRejected(t *testing.T) {
 func TestExpireTagServesStaleWhileRefreshing(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	clock := newManualClock()
+	clock := cachetest.NewManualClock()
 	s := newStack(t, cache.Options{Clock: clock, TTL: time.Hour, StaleWhileRevalidate: time.Hour})
 	v := cache.Typed[string](s)
 	must(t, v.Set(ctx, "k", "old", cache.Tags("t")))

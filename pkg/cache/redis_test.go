@@ -13,6 +13,7 @@ import (
 
 	"github.com/layercache/layercache/internal/redistest"
 	"github.com/layercache/layercache/pkg/cache"
+	"github.com/layercache/layercache/pkg/cache/cachetest"
 	"github.com/layercache/layercache/pkg/cache/memory"
 	"github.com/layercache/layercache/pkg/cache/rediscache"
 )
@@ -69,8 +70,8 @@ func TestRedisDownServesFromMemoryAndFetcherThenRecovers(t *testing.T) {
 		o.MaxRetries = -1 // fail fast while the server is down
 		o.DialTimeout = 200 * time.Millisecond
 	})
-	clock := newManualClock()
-	clock.now.Store(time.Now().UnixNano()) // Redis expiry follows the real clock
+	clock := cachetest.NewManualClock()
+	clock.Set(time.Now()) // Redis expiry follows the real clock
 	s, v := instance(t, client, "fault:", cache.Options{Clock: clock, TTL: time.Hour, DegradeFor: time.Minute})
 	must(t, v.Set(ctx, "warm", user{ID: 1}))
 

@@ -11,13 +11,14 @@ import (
 
 	"github.com/layercache/layercache/pkg/cache"
 	"github.com/layercache/layercache/pkg/cache/breaker"
+	"github.com/layercache/layercache/pkg/cache/cachetest"
 	"github.com/layercache/layercache/pkg/cache/ratelimit"
 )
 
 func TestBreakerTripsServesStaleAndRecoversThroughHalfOpen(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	clock := newManualClock()
+	clock := cachetest.NewManualClock()
 	br, err := breaker.New(breaker.Options{ConsecutiveFailures: 2, OpenFor: time.Minute, Clock: clock})
 	if err != nil {
 		t.Fatal(err)

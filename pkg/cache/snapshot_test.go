@@ -10,13 +10,14 @@ import (
 	"time"
 
 	"github.com/layercache/layercache/pkg/cache"
+	"github.com/layercache/layercache/pkg/cache/cachetest"
 	"github.com/layercache/layercache/pkg/cache/codec"
 )
 
 func TestSnapshotRestoresValuesTagsAndRemainingTTL(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	clock := newManualClock()
+	clock := cachetest.NewManualClock()
 	src := newStack(t, cache.Options{Clock: clock, TTL: time.Hour}, newMemory(t, "memory", clock), newDisk(t, clock))
 	v := cache.Typed[user](src)
 	must(t, v.Set(ctx, "u1", user{ID: 1, Name: "Ada"}, cache.Tags("users")))

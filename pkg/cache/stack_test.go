@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/layercache/layercache/pkg/cache"
+	"github.com/layercache/layercache/pkg/cache/cachetest"
 )
 
 func TestNewRejectsBadConfiguration(t *testing.T) {
@@ -114,7 +115,7 @@ func TestFetchErrorIsReturnedAndNothingIsStored(t *testing.T) {
 
 func TestTTLExpiresEntriesOnTheStackClock(t *testing.T) {
 	t.Parallel()
-	clock := newManualClock()
+	clock := cachetest.NewManualClock()
 	s := newStack(t, cache.Options{Clock: clock, TTL: time.Minute})
 	v := cache.Typed[string](s)
 	if err := v.Set(context.Background(), "k", "v"); err != nil {
@@ -134,7 +135,7 @@ func TestTTLExpiresEntriesOnTheStackClock(t *testing.T) {
 
 func TestPerCallTTLOverridesDefault(t *testing.T) {
 	t.Parallel()
-	clock := newManualClock()
+	clock := cachetest.NewManualClock()
 	s := newStack(t, cache.Options{Clock: clock, TTL: time.Hour})
 	v := cache.Typed[string](s)
 	if err := v.Set(context.Background(), "k", "v", cache.TTL(time.Second)); err != nil {
@@ -173,7 +174,7 @@ func TestDeleteRemovesFromEveryLayer(t *testing.T) {
 
 func TestHitInSlowerLayerBackfillsFasterOnesWithRemainingTTL(t *testing.T) {
 	t.Parallel()
-	clock := newManualClock()
+	clock := cachetest.NewManualClock()
 	l1, l2 := newMemory(t, "l1", clock), newMemory(t, "l2", clock)
 	s := newStack(t, cache.Options{Clock: clock}, l1, l2)
 	ctx := context.Background()
@@ -243,7 +244,7 @@ func TestOperationsAfterCloseReturnErrClosed(t *testing.T) {
 
 func TestInspectReportsEachLayerWithoutSideEffects(t *testing.T) {
 	t.Parallel()
-	clock := newManualClock()
+	clock := cachetest.NewManualClock()
 	l1, l2 := newMemory(t, "l1", clock), newMemory(t, "l2", clock)
 	s := newStack(t, cache.Options{Clock: clock, TTL: time.Minute}, l1, l2)
 	ctx := context.Background()
@@ -269,7 +270,7 @@ func ptr[T any](v T) *T { return &v }
 
 func TestPerLayerOptionsOverrideStackDefaults(t *testing.T) {
 	t.Parallel()
-	clock := newManualClock()
+	clock := cachetest.NewManualClock()
 	l1, l2 := newMemory(t, "l1", clock), newMemory(t, "l2", clock)
 	s := newStack(t, cache.Options{Clock: clock, TTL: time.Hour, StaleWhileRevalidate: time.Minute,
 		Layers: map[string]cache.LayerOptions{"l1": {TTL: ptr(time.Minute), StaleWhileRevalidate: ptr(time.Duration(0))}}}, l1, l2)

@@ -1,11 +1,8 @@
 package echocache_test
 
 import (
-	"context"
 	"fmt"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -16,52 +13,12 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/layercache/layercache/pkg/cache"
+	"github.com/layercache/layercache/pkg/cache/cachetest"
 	"github.com/layercache/layercache/pkg/cache/echocache"
-	"github.com/layercache/layercache/pkg/cache/memory"
 )
 
-// manualClock is a clock tests move by hand.
-type manualClock struct{ now atomic.Int64 }
-
-func (c *manualClock) NowNano() int64          { return c.now.Load() }
-func (c *manualClock) Advance(d time.Duration) { c.now.Add(int64(d)) }
-
-func newStack(t *testing.T) (*cache.Stack, *manualClock) {
-	t.Helper()
-	clock := &manualClock{}
-	clock.now.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
-	l, err := memory.New(memory.Options{Clock: clock})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := cache.New(context.Background(), []cache.Layer{l}, cache.Options{Clock: clock})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close(context.Background()) })
-	return s, clock
-}
-
-type result struct {
-	status int
-	header http.Header
-	body   string
-}
-
-func do(h http.Handler, method, target string, header http.Header) result {
-	req := httptest.NewRequest(method, target, nil)
-	for k, v := range header {
-		req.Header[k] = v
-	}
-	w := httptest.NewRecorder()
-	h.ServeHTTP(w, req)
-	res := w.Result()
-	b, _ := io.ReadAll(res.Body)
-	return result{status: res.StatusCode, header: res.Header, body: string(b)}
-}
-
 func TestEcho(t *testing.T) {
-	s, _ := newStack(t)
+	s, _ := cachetest.NewStack(t, cache.Options{})
 	var calls atomic.Int32
 	e := echo.New()
 	var mu sync.Mutex
@@ -105,9 +62,9 @@ func TestEcho(t *testing.T) {
 		{"plain error is a 500", "/items/broken", nil, 500, `{"message":"Internal Server Error"}` + "\n", ""},
 	}
 	for _, tc := range tests {
-		got := do(e, "GET", tc.target, tc.header)
-		if got.status != tc.status || got.body != tc.body || got.header.Get("X-Cache") != tc.xcache {
-			t.Errorf("%s: got %d %q X-Cache %q, want %d %q %q", tc.name, got.status, got.body, got.header.Get("X-Cache"), tc.status, tc.body, tc.xcache)
+		got := cachetest.Do(e, "GET", tc.target, tc.header)
+		if got.Status != tc.status || got.Body != tc.body || got.Header.Get("X-Cache") != tc.xcache {
+			t.Errorf("%s: got %d %q X-Cache %q, want %d %q %q", tc.name, got.Status, got.Body, got.Header.Get("X-Cache"), tc.status, tc.body, tc.xcache)
 		}
 	}
 	if n := calls.Load(); n != 5 {
@@ -124,7 +81,7 @@ func TestEcho(t *testing.T) {
 }
 
 func TestEchoKey(t *testing.T) {
-	s, _ := newStack(t)
+	s, _ := cachetest.NewStack(t, cache.Options{})
 	var calls atomic.Int32
 	e := echo.New()
 	e.GET("/orgs/:org/report", func(c echo.Context) error {
@@ -142,15 +99,15 @@ func TestEchoKey(t *testing.T) {
 		{"/orgs/b/report", nil, "b report 2", "MISS"},
 	}
 	for _, tc := range tests {
-		if got := do(e, "GET", tc.target, tc.header); got.body != tc.body || got.header.Get("X-Cache") != tc.xcache {
-			t.Errorf("%s: got %q X-Cache %q, want %q %q", tc.target, got.body, got.header.Get("X-Cache"), tc.body, tc.xcache)
+		if got := cachetest.Do(e, "GET", tc.target, tc.header); got.Body != tc.body || got.Header.Get("X-Cache") != tc.xcache {
+			t.Errorf("%s: got %q X-Cache %q, want %q %q", tc.target, got.Body, got.Header.Get("X-Cache"), tc.body, tc.xcache)
 		}
 	}
 }
 
 func TestEchoStampede(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		s, _ := newStack(t)
+		s, _ := cachetest.NewStack(t, cache.Options{})
 		var calls atomic.Int32
 		release := make(chan struct{})
 		e := echo.New()
@@ -159,10 +116,10 @@ func TestEchoStampede(t *testing.T) {
 			<-release
 			return c.String(http.StatusOK, "done")
 		}, echocache.Middleware(s, echocache.Options{}))
-		results := make([]result, 6)
+		results := make([]cachetest.Response, 6)
 		var wg sync.WaitGroup
 		for i := range results {
-			wg.Go(func() { results[i] = do(e, "GET", "/slow", nil) })
+			wg.Go(func() { results[i] = cachetest.Do(e, "GET", "/slow", nil) })
 		}
 		synctest.Wait()
 		close(release)
@@ -172,10 +129,10 @@ func TestEchoStampede(t *testing.T) {
 		}
 		xcache := map[string]int{}
 		for i, res := range results {
-			if res.body != "done" {
-				t.Errorf("request %d: body %q", i, res.body)
+			if res.Body != "done" {
+				t.Errorf("request %d: body %q", i, res.Body)
 			}
-			xcache[res.header.Get("X-Cache")]++
+			xcache[res.Header.Get("X-Cache")]++
 		}
 		if xcache["MISS"] != 1 || xcache["HIT"] != 5 {
 			t.Errorf("X-Cache counts %v, want 1 MISS, 5 HIT", xcache)
@@ -185,7 +142,7 @@ func TestEchoStampede(t *testing.T) {
 
 func TestEchoBackgroundRefresh(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		s, clock := newStack(t)
+		s, clock := cachetest.NewStack(t, cache.Options{})
 		var calls atomic.Int32
 		release := make(chan struct{})
 		e := echo.New()
@@ -209,16 +166,16 @@ func TestEchoBackgroundRefresh(t *testing.T) {
 			if st.before != nil {
 				st.before()
 			}
-			got := do(e, "GET", "/t/9", nil)
-			if got.body != st.body || got.header.Get("X-Cache") != st.xcache {
-				t.Errorf("%s: got %q X-Cache %q, want %q %q", st.name, got.body, got.header.Get("X-Cache"), st.body, st.xcache)
+			got := cachetest.Do(e, "GET", "/t/9", nil)
+			if got.Body != st.body || got.Header.Get("X-Cache") != st.xcache {
+				t.Errorf("%s: got %q X-Cache %q, want %q %q", st.name, got.Body, got.Header.Get("X-Cache"), st.body, st.xcache)
 			}
 		}
 	})
 }
 
 func TestEchoOptions(t *testing.T) {
-	s, _ := newStack(t)
+	s, _ := cachetest.NewStack(t, cache.Options{})
 	tests := []struct {
 		name string
 		opts echocache.Options

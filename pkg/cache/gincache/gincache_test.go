@@ -1,11 +1,8 @@
 package gincache_test
 
 import (
-	"context"
 	"fmt"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -16,52 +13,12 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/layercache/layercache/pkg/cache"
+	"github.com/layercache/layercache/pkg/cache/cachetest"
 	"github.com/layercache/layercache/pkg/cache/gincache"
-	"github.com/layercache/layercache/pkg/cache/memory"
 )
 
-// manualClock is a clock tests move by hand.
-type manualClock struct{ now atomic.Int64 }
-
-func (c *manualClock) NowNano() int64          { return c.now.Load() }
-func (c *manualClock) Advance(d time.Duration) { c.now.Add(int64(d)) }
-
-func newStack(t *testing.T) (*cache.Stack, *manualClock) {
-	t.Helper()
-	clock := &manualClock{}
-	clock.now.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
-	l, err := memory.New(memory.Options{Clock: clock})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := cache.New(context.Background(), []cache.Layer{l}, cache.Options{Clock: clock})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close(context.Background()) })
-	return s, clock
-}
-
-type result struct {
-	status int
-	header http.Header
-	body   string
-}
-
-func do(h http.Handler, method, target string, header http.Header) result {
-	req := httptest.NewRequest(method, target, nil)
-	for k, v := range header {
-		req.Header[k] = v
-	}
-	w := httptest.NewRecorder()
-	h.ServeHTTP(w, req)
-	res := w.Result()
-	b, _ := io.ReadAll(res.Body)
-	return result{status: res.StatusCode, header: res.Header, body: string(b)}
-}
-
 func TestGin(t *testing.T) {
-	s, _ := newStack(t)
+	s, _ := cachetest.NewStack(t, cache.Options{})
 	var calls, after atomic.Int32
 	r := gin.New()
 	var seenStatus []int
@@ -107,15 +64,15 @@ func TestGin(t *testing.T) {
 		{"post passes", "POST", "/items/1", nil, 201, "created 7", ""},
 	}
 	for _, tc := range tests {
-		got := do(r, tc.method, tc.target, tc.header)
-		if got.status != tc.status || got.body != tc.body || got.header.Get("X-Cache") != tc.xcache {
-			t.Errorf("%s: got %d %q X-Cache %q, want %d %q %q", tc.name, got.status, got.body, got.header.Get("X-Cache"), tc.status, tc.body, tc.xcache)
+		got := cachetest.Do(r, tc.method, tc.target, tc.header)
+		if got.Status != tc.status || got.Body != tc.body || got.Header.Get("X-Cache") != tc.xcache {
+			t.Errorf("%s: got %d %q X-Cache %q, want %d %q %q", tc.name, got.Status, got.Body, got.Header.Get("X-Cache"), tc.status, tc.body, tc.xcache)
 		}
-		if got.status == 200 && got.header.Get("X-Cache") != "" && got.header.Get("X-Internal") != "" {
+		if got.Status == 200 && got.Header.Get("X-Cache") != "" && got.Header.Get("X-Internal") != "" {
 			t.Errorf("%s: X-Internal served; only selected headers of a cached response are", tc.name)
 		}
-		if tc.status == 200 && tc.method == "GET" && got.header.Get("Content-Type") != "application/json; charset=utf-8" {
-			t.Errorf("%s: Content-Type %q", tc.name, got.header.Get("Content-Type"))
+		if tc.status == 200 && tc.method == "GET" && got.Header.Get("Content-Type") != "application/json; charset=utf-8" {
+			t.Errorf("%s: Content-Type %q", tc.name, got.Header.Get("Content-Type"))
 		}
 	}
 	if got, want := after.Load(), calls.Load()-1; got != want { // the POST route has no middleware
@@ -130,7 +87,7 @@ func TestGin(t *testing.T) {
 }
 
 func TestGinKeyAndTags(t *testing.T) {
-	s, _ := newStack(t)
+	s, _ := cachetest.NewStack(t, cache.Options{})
 	var calls atomic.Int32
 	r := gin.New()
 	r.GET("/users/:id/profile", gincache.Middleware(s, gincache.Options{
@@ -165,16 +122,16 @@ func TestGinKeyAndTags(t *testing.T) {
 		if st.before != nil {
 			st.before()
 		}
-		got := do(r, "GET", "/users/7/profile", st.header)
-		if got.body != st.body || got.header.Get("X-Cache") != st.xcache {
-			t.Errorf("%s: got %q X-Cache %q, want %q %q", st.name, got.body, got.header.Get("X-Cache"), st.body, st.xcache)
+		got := cachetest.Do(r, "GET", "/users/7/profile", st.header)
+		if got.Body != st.body || got.Header.Get("X-Cache") != st.xcache {
+			t.Errorf("%s: got %q X-Cache %q, want %q %q", st.name, got.Body, got.Header.Get("X-Cache"), st.body, st.xcache)
 		}
 	}
 }
 
 func TestGinStampede(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		s, _ := newStack(t)
+		s, _ := cachetest.NewStack(t, cache.Options{})
 		var calls atomic.Int32
 		release := make(chan struct{})
 		r := gin.New()
@@ -183,10 +140,10 @@ func TestGinStampede(t *testing.T) {
 			<-release
 			c.String(http.StatusOK, "done")
 		})
-		results := make([]result, 6)
+		results := make([]cachetest.Response, 6)
 		var wg sync.WaitGroup
 		for i := range results {
-			wg.Go(func() { results[i] = do(r, "GET", "/slow", nil) })
+			wg.Go(func() { results[i] = cachetest.Do(r, "GET", "/slow", nil) })
 		}
 		synctest.Wait()
 		close(release)
@@ -196,10 +153,10 @@ func TestGinStampede(t *testing.T) {
 		}
 		xcache := map[string]int{}
 		for i, res := range results {
-			if res.body != "done" {
-				t.Errorf("request %d: body %q", i, res.body)
+			if res.Body != "done" {
+				t.Errorf("request %d: body %q", i, res.Body)
 			}
-			xcache[res.header.Get("X-Cache")]++
+			xcache[res.Header.Get("X-Cache")]++
 		}
 		if xcache["MISS"] != 1 || xcache["HIT"] != 5 {
 			t.Errorf("X-Cache counts %v, want 1 MISS, 5 HIT", xcache)
@@ -209,7 +166,7 @@ func TestGinStampede(t *testing.T) {
 
 func TestGinBackgroundRefresh(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		s, clock := newStack(t)
+		s, clock := cachetest.NewStack(t, cache.Options{})
 		var calls atomic.Int32
 		release := make(chan struct{})
 		r := gin.New()
@@ -235,16 +192,16 @@ func TestGinBackgroundRefresh(t *testing.T) {
 			if st.before != nil {
 				st.before()
 			}
-			got := do(r, "GET", "/t/9", nil)
-			if got.body != st.body || got.header.Get("X-Cache") != st.xcache {
-				t.Errorf("%s: got %q X-Cache %q, want %q %q", st.name, got.body, got.header.Get("X-Cache"), st.body, st.xcache)
+			got := cachetest.Do(r, "GET", "/t/9", nil)
+			if got.Body != st.body || got.Header.Get("X-Cache") != st.xcache {
+				t.Errorf("%s: got %q X-Cache %q, want %q %q", st.name, got.Body, got.Header.Get("X-Cache"), st.body, st.xcache)
 			}
 		}
 	})
 }
 
 func TestGinOptions(t *testing.T) {
-	s, _ := newStack(t)
+	s, _ := cachetest.NewStack(t, cache.Options{})
 	tests := []struct {
 		name string
 		opts gincache.Options

@@ -14,31 +14,9 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 
 	"github.com/layercache/layercache/pkg/cache"
+	"github.com/layercache/layercache/pkg/cache/cachetest"
 	"github.com/layercache/layercache/pkg/cache/gqlcache"
-	"github.com/layercache/layercache/pkg/cache/memory"
 )
-
-// manualClock is a clock tests move by hand.
-type manualClock struct{ now atomic.Int64 }
-
-func (c *manualClock) NowNano() int64          { return c.now.Load() }
-func (c *manualClock) Advance(d time.Duration) { c.now.Add(int64(d)) }
-
-func newStack(t *testing.T) (*cache.Stack, *manualClock) {
-	t.Helper()
-	clock := &manualClock{}
-	clock.now.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
-	l, err := memory.New(memory.Options{Clock: clock})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := cache.New(context.Background(), []cache.Layer{l}, cache.Options{Clock: clock})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close(context.Background()) })
-	return s, clock
-}
 
 type viewerKey struct{}
 
@@ -56,7 +34,7 @@ type orderArgs struct {
 }
 
 func TestResolver(t *testing.T) {
-	s, _ := newStack(t)
+	s, _ := cachetest.NewStack(t, cache.Options{})
 	var calls atomic.Int32
 	orders, err := gqlcache.Resolver(cache.Typed[string](s), "order",
 		func(ctx context.Context, a orderArgs) (string, error) {
@@ -98,7 +76,7 @@ func TestResolver(t *testing.T) {
 }
 
 func TestResolverNeedsAKey(t *testing.T) {
-	s, _ := newStack(t)
+	s, _ := cachetest.NewStack(t, cache.Options{})
 	v := cache.Typed[int](s)
 	key := func(context.Context, int) (string, error) { return "k", nil }
 	fn := func(context.Context, int) (int, error) { return 1, nil }
@@ -127,7 +105,7 @@ func TestResolverNeedsAKey(t *testing.T) {
 }
 
 func TestEmptyKeyIsAnError(t *testing.T) {
-	s, _ := newStack(t)
+	s, _ := cachetest.NewStack(t, cache.Options{})
 	r, err := gqlcache.Resolver(cache.Typed[int](s), "p",
 		func(context.Context, int) (string, error) { return "", nil },
 		func(context.Context, int) (int, error) { t.Error("the resolver ran"); return 0, nil })
@@ -141,7 +119,7 @@ func TestEmptyKeyIsAnError(t *testing.T) {
 
 func TestStampede(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		s, _ := newStack(t)
+		s, _ := cachetest.NewStack(t, cache.Options{})
 		var calls atomic.Int32
 		release := make(chan struct{})
 		r, err := gqlcache.Resolver(cache.Typed[int](s), "slow",
@@ -176,7 +154,7 @@ func TestStampede(t *testing.T) {
 // the viewer.
 func TestRefreshKeepsFieldContext(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		s, clock := newStack(t)
+		s, clock := cachetest.NewStack(t, cache.Options{})
 		var calls atomic.Int32
 		release := make(chan struct{})
 		r, err := gqlcache.Resolver(cache.Typed[string](s), "field",

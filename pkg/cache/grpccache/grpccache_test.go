@@ -20,36 +20,14 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/layercache/layercache/pkg/cache"
+	"github.com/layercache/layercache/pkg/cache/cachetest"
 	"github.com/layercache/layercache/pkg/cache/grpccache"
-	"github.com/layercache/layercache/pkg/cache/memory"
 )
 
 const (
 	checkMethod = "/grpc.health.v1.Health/Check"
 	listMethod  = "/grpc.health.v1.Health/List"
 )
-
-// manualClock is a clock tests move by hand.
-type manualClock struct{ now atomic.Int64 }
-
-func (c *manualClock) NowNano() int64          { return c.now.Load() }
-func (c *manualClock) Advance(d time.Duration) { c.now.Add(int64(d)) }
-
-func newStack(t *testing.T) (*cache.Stack, *manualClock) {
-	t.Helper()
-	clock := &manualClock{}
-	clock.now.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
-	l, err := memory.New(memory.Options{Clock: clock})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := cache.New(context.Background(), []cache.Layer{l}, cache.Options{Clock: clock})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close(context.Background()) })
-	return s, clock
-}
 
 // health is a Health service whose answers depend on the service name.
 type health struct {
@@ -111,7 +89,7 @@ func startServer(t *testing.T, h *health, ic grpc.UnaryServerInterceptor) health
 }
 
 func TestInterceptorOverBufconn(t *testing.T) {
-	s, _ := newStack(t)
+	s, _ := cachetest.NewStack(t, cache.Options{})
 	h := &health{}
 	client := startServer(t, h, grpccache.UnaryServerInterceptor(s, grpccache.Options{
 		Methods: []string{checkMethod},
@@ -163,7 +141,7 @@ func TestInterceptorOverBufconn(t *testing.T) {
 // TestPerUserKey shows the required key at work: the user comes from the
 // metadata, which the request message does not hold.
 func TestPerUserKey(t *testing.T) {
-	s, _ := newStack(t)
+	s, _ := cachetest.NewStack(t, cache.Options{})
 	h := &health{}
 	client := startServer(t, h, grpccache.UnaryServerInterceptor(s, grpccache.Options{
 		Methods: []string{checkMethod},
@@ -203,7 +181,7 @@ func TestPerUserKey(t *testing.T) {
 
 func TestStampede(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		s, _ := newStack(t)
+		s, _ := cachetest.NewStack(t, cache.Options{})
 		ic := grpccache.UnaryServerInterceptor(s, grpccache.Options{Methods: []string{checkMethod}, Key: serviceKey})
 		var calls atomic.Int32
 		release := make(chan struct{})
@@ -245,7 +223,7 @@ func TestStampede(t *testing.T) {
 
 func TestStaleIfErrorAndRefresh(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		s, clock := newStack(t)
+		s, clock := cachetest.NewStack(t, cache.Options{})
 		ic := grpccache.UnaryServerInterceptor(s, grpccache.Options{
 			Methods: []string{checkMethod}, Key: serviceKey, TTL: time.Minute,
 			CallOptions: []cache.Option{cache.StaleIfError(time.Minute), cache.StaleWhileRevalidate(10 * time.Second)},
@@ -300,7 +278,7 @@ func TestStaleIfErrorAndRefresh(t *testing.T) {
 }
 
 func TestNewResponseAndCorruptEntries(t *testing.T) {
-	s, _ := newStack(t)
+	s, _ := cachetest.NewStack(t, cache.Options{})
 	var made atomic.Int32
 	ic := grpccache.UnaryServerInterceptor(s, grpccache.Options{
 		Methods: []string{"/custom.Service/Get"},
@@ -335,7 +313,7 @@ func TestNewResponseAndCorruptEntries(t *testing.T) {
 }
 
 func TestOptions(t *testing.T) {
-	s, _ := newStack(t)
+	s, _ := cachetest.NewStack(t, cache.Options{})
 	key := func(context.Context, string, proto.Message) (string, bool) { return "", false }
 	tests := []struct {
 		name  string

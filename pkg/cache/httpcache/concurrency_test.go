@@ -11,18 +11,19 @@ import (
 	"time"
 
 	"github.com/layercache/layercache/pkg/cache"
+	"github.com/layercache/layercache/pkg/cache/cachetest"
 	"github.com/layercache/layercache/pkg/cache/httpcache"
 )
 
 // concurrently sends n identical requests through h while the handler is
 // held, waits until every one of them is blocked, releases the handler and
 // returns the results. It must run inside a synctest bubble.
-func concurrently(t *testing.T, h http.Handler, n int, release chan<- struct{}) []result {
+func concurrently(t *testing.T, h http.Handler, n int, release chan<- struct{}) []cachetest.Response {
 	t.Helper()
-	results := make([]result, n)
+	results := make([]cachetest.Response, n)
 	var wg sync.WaitGroup
 	for i := range n {
-		wg.Go(func() { results[i] = do(t, h, "GET", "/same", nil) })
+		wg.Go(func() { results[i] = cachetest.Do(h, "GET", "/same", nil) })
 	}
 	synctest.Wait() // every request is in the handler or waiting for it
 	close(release)
@@ -44,10 +45,10 @@ func TestStampedeRunsTheHandlerOnce(t *testing.T) {
 		}
 		counts := map[string]int{}
 		for i, r := range results {
-			if r.body != "shared" {
-				t.Errorf("request %d: body %q, want %q", i, r.body, "shared")
+			if r.Body != "shared" {
+				t.Errorf("request %d: body %q, want %q", i, r.Body, "shared")
 			}
-			counts[r.xcache()]++
+			counts[r.Header.Get("X-Cache")]++
 		}
 		if counts["MISS"] != 1 || counts["HIT"] != 7 {
 			t.Errorf("X-Cache counts %v, want 1 MISS and 7 HIT", counts)
@@ -73,7 +74,7 @@ func TestStampedeNeverSharesPrivateResponses(t *testing.T) {
 		}
 		seen := map[string]bool{}
 		for i, r := range results {
-			cookie := r.header.Get("Set-Cookie")
+			cookie := r.Header.Get("Set-Cookie")
 			if cookie == "" || seen[cookie] {
 				t.Errorf("request %d: Set-Cookie %q missing or shared with another request", i, cookie)
 			}
@@ -111,11 +112,11 @@ func TestStreamingResponseSpills(t *testing.T) {
 			srv.ServeHTTP(w1, httptest.NewRequest("GET", "/events", nil))
 		}()
 		synctest.Wait()
-		var second result
+		var second cachetest.Response
 		done2 := make(chan struct{})
 		go func() {
 			defer close(done2)
-			second = do(t, srv, "GET", "/events", nil)
+			second = cachetest.Do(srv, "GET", "/events", nil)
 		}()
 		synctest.Wait()
 		close(start)
@@ -123,8 +124,8 @@ func TestStreamingResponseSpills(t *testing.T) {
 		// The first stream is still open, but the second request was let go
 		// and ran the handler itself.
 		<-done2
-		if second.body != "event 1\nevent 2\n" || second.xcache() != "MISS" {
-			t.Errorf("second request: body %q X-Cache %q, want both events and MISS", second.body, second.xcache())
+		if second.Body != "event 1\nevent 2\n" || second.Header.Get("X-Cache") != "MISS" {
+			t.Errorf("second request: body %q X-Cache %q, want both events and MISS", second.Body, second.Header.Get("X-Cache"))
 		}
 		synctest.Wait()
 		if !w1.Flushed || w1.Body.String() != "event 1\n" {
@@ -151,10 +152,10 @@ func TestLargeBodyStreamsUncached(t *testing.T) {
 	}}
 	srv := c.Handler(h)
 	for i := range 2 {
-		got := do(t, srv, "GET", "/big", nil)
-		if len(got.body) != 50 || got.header.Get("Content-Type") != "text/plain" || got.xcache() != "MISS" {
+		got := cachetest.Do(srv, "GET", "/big", nil)
+		if len(got.Body) != 50 || got.Header.Get("Content-Type") != "text/plain" || got.Header.Get("X-Cache") != "MISS" {
 			t.Errorf("request %d: %d bytes, Content-Type %q, X-Cache %q; want 50 bytes, text/plain, MISS",
-				i, len(got.body), got.header.Get("Content-Type"), got.xcache())
+				i, len(got.Body), got.Header.Get("Content-Type"), got.Header.Get("X-Cache"))
 		}
 	}
 	if got := h.calls.Load(); got != 2 {
@@ -192,9 +193,9 @@ func TestStaleWhileRevalidate(t *testing.T) {
 			if st.before != nil {
 				st.before()
 			}
-			got := do(t, mux, "GET", "/items/7", nil)
-			if got.body != st.body || got.xcache() != st.xcache {
-				t.Errorf("%s: got %q X-Cache %q, want %q %q", st.name, got.body, got.xcache(), st.body, st.xcache)
+			got := cachetest.Do(mux, "GET", "/items/7", nil)
+			if got.Body != st.body || got.Header.Get("X-Cache") != st.xcache {
+				t.Errorf("%s: got %q X-Cache %q, want %q %q", st.name, got.Body, got.Header.Get("X-Cache"), st.body, st.xcache)
 			}
 		}
 		if got := s.Stats().Refreshes; got != 1 {
@@ -229,9 +230,9 @@ func TestStaleIfError(t *testing.T) {
 	}
 	for _, st := range steps {
 		clock.Advance(st.advance)
-		got := do(t, srv, "GET", "/", nil)
-		if got.status != st.status || got.body != st.body || got.xcache() != st.xcache {
-			t.Errorf("%s: got %d %q X-Cache %q, want %d %q %q", st.name, got.status, got.body, got.xcache(), st.status, st.body, st.xcache)
+		got := cachetest.Do(srv, "GET", "/", nil)
+		if got.Status != st.status || got.Body != st.body || got.Header.Get("X-Cache") != st.xcache {
+			t.Errorf("%s: got %d %q X-Cache %q, want %d %q %q", st.name, got.Status, got.Body, got.Header.Get("X-Cache"), st.status, st.body, st.xcache)
 		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/layercache/layercache/pkg/cache"
 	"github.com/layercache/layercache/pkg/cache/breaker"
+	"github.com/layercache/layercache/pkg/cache/cachetest"
 	"github.com/layercache/layercache/pkg/cache/httpcache"
 )
 
@@ -25,38 +26,38 @@ func TestMissThenHit(t *testing.T) {
 	mux := http.NewServeMux()
 	mux.Handle("GET /greet", c.Handler(h))
 
-	first := do(t, mux, "GET", "/greet?name=ann", nil)
+	first := cachetest.Do(mux, "GET", "/greet?name=ann", nil)
 	clock.Advance(10 * time.Second)
-	second := do(t, mux, "GET", "/greet?name=ann", nil)
+	second := cachetest.Do(mux, "GET", "/greet?name=ann", nil)
 
 	for _, tc := range []struct {
 		name   string
-		got    result
+		got    cachetest.Response
 		xcache string
 	}{{"first", first, "MISS"}, {"second", second, "HIT"}} {
-		if tc.got.status != http.StatusCreated || tc.got.body != "hello ann" || tc.got.xcache() != tc.xcache {
+		if tc.got.Status != http.StatusCreated || tc.got.Body != "hello ann" || tc.got.Header.Get("X-Cache") != tc.xcache {
 			t.Errorf("%s request: got %d %q X-Cache %q, want 201 %q X-Cache %q",
-				tc.name, tc.got.status, tc.got.body, tc.got.xcache(), "hello ann", tc.xcache)
+				tc.name, tc.got.Status, tc.got.Body, tc.got.Header.Get("X-Cache"), "hello ann", tc.xcache)
 		}
-		if got := tc.got.header.Get("Content-Type"); got != "text/plain" {
+		if got := tc.got.Header.Get("Content-Type"); got != "text/plain" {
 			t.Errorf("%s request: Content-Type %q, want text/plain", tc.name, got)
 		}
-		if got := tc.got.header.Get("Etag"); got != `"v1"` {
+		if got := tc.got.Header.Get("Etag"); got != `"v1"` {
 			t.Errorf("%s request: ETag %q, want %q", tc.name, got, `"v1"`)
 		}
-		if got := tc.got.header.Get("X-Internal"); got != "" {
+		if got := tc.got.Header.Get("X-Internal"); got != "" {
 			t.Errorf("%s request: X-Internal %q; headers outside Options.Headers must not be served", tc.name, got)
 		}
 	}
 	if got := h.calls.Load(); got != 1 {
 		t.Errorf("handler ran %d times, want 1", got)
 	}
-	if got := second.header.Get("Age"); got == "" {
+	if got := second.Header.Get("Age"); got == "" {
 		t.Errorf("HIT has no Age header")
 	}
 	// A different query is a different key.
-	if got := do(t, mux, "GET", "/greet?name=bob", nil); got.xcache() != "MISS" || got.body != "hello bob" {
-		t.Errorf("other query: got X-Cache %q body %q, want MISS %q", got.xcache(), got.body, "hello bob")
+	if got := cachetest.Do(mux, "GET", "/greet?name=bob", nil); got.Header.Get("X-Cache") != "MISS" || got.Body != "hello bob" {
+		t.Errorf("other query: got X-Cache %q body %q, want MISS %q", got.Header.Get("X-Cache"), got.Body, "hello bob")
 	}
 }
 
@@ -118,9 +119,9 @@ func TestNotStored(t *testing.T) {
 			h := &counter{fn: func(_ int32, w http.ResponseWriter, _ *http.Request) { tc.respond(w) }}
 			srv := c.Handler(h)
 			for i := range 2 {
-				got := do(t, srv, "GET", "/r", nil)
-				if got.status != tc.status || got.xcache() != "MISS" {
-					t.Errorf("request %d: got %d X-Cache %q, want %d MISS", i, got.status, got.xcache(), tc.status)
+				got := cachetest.Do(srv, "GET", "/r", nil)
+				if got.Status != tc.status || got.Header.Get("X-Cache") != "MISS" {
+					t.Errorf("request %d: got %d X-Cache %q, want %d MISS", i, got.Status, got.Header.Get("X-Cache"), tc.status)
 				}
 			}
 			if got := h.calls.Load(); got != 2 {
@@ -141,9 +142,9 @@ func TestPassThroughKeepsTheResponse(t *testing.T) {
 		w.WriteHeader(http.StatusAccepted)
 		_, _ = fmt.Fprint(w, "body")
 	}))
-	got := do(t, srv, "GET", "/", nil)
-	if got.status != http.StatusAccepted || got.body != "body" || got.header.Get("Set-Cookie") == "" || got.header.Get("X-Custom") != "kept" {
-		t.Errorf("got %d %q headers %v; an unstored response must reach its client whole", got.status, got.body, got.header)
+	got := cachetest.Do(srv, "GET", "/", nil)
+	if got.Status != http.StatusAccepted || got.Body != "body" || got.Header.Get("Set-Cookie") == "" || got.Header.Get("X-Custom") != "kept" {
+		t.Errorf("got %d %q headers %v; an unstored response must reach its client whole", got.Status, got.Body, got.Header)
 	}
 }
 
@@ -172,9 +173,9 @@ func TestBypass(t *testing.T) {
 			h := &counter{fn: func(n int32, w http.ResponseWriter, _ *http.Request) { _, _ = fmt.Fprintf(w, "call %d", n) }}
 			srv := c.Handler(h)
 			for i := range 2 {
-				got := do(t, srv, tc.method, tc.target, tc.header)
-				if want := fmt.Sprintf("call %d", i+1); got.body != want || got.xcache() != "" {
-					t.Errorf("request %d: got %q X-Cache %q, want %q and no X-Cache", i, got.body, got.xcache(), want)
+				got := cachetest.Do(srv, tc.method, tc.target, tc.header)
+				if want := fmt.Sprintf("call %d", i+1); got.Body != want || got.Header.Get("X-Cache") != "" {
+					t.Errorf("request %d: got %q X-Cache %q, want %q and no X-Cache", i, got.Body, got.Header.Get("X-Cache"), want)
 				}
 			}
 			if st := s.Stats(); st.Hits+st.Misses != 0 {
@@ -208,12 +209,12 @@ func TestCustomKey(t *testing.T) {
 		{"admin", "admin call 4", ""},
 	}
 	for i, tc := range tests {
-		got := do(t, srv, "GET", "/me", http.Header{"Authorization": {tc.user}})
-		if got.body != tc.want || got.xcache() != tc.xcache {
-			t.Errorf("request %d as %s: got %q X-Cache %q, want %q X-Cache %q", i, tc.user, got.body, got.xcache(), tc.want, tc.xcache)
+		got := cachetest.Do(srv, "GET", "/me", http.Header{"Authorization": {tc.user}})
+		if got.Body != tc.want || got.Header.Get("X-Cache") != tc.xcache {
+			t.Errorf("request %d as %s: got %q X-Cache %q, want %q X-Cache %q", i, tc.user, got.Body, got.Header.Get("X-Cache"), tc.want, tc.xcache)
 		}
-		if tc.xcache == "HIT" && got.header.Get("Vary") != "Accept-Language" {
-			t.Errorf("request %d: Vary %q, want it kept", i, got.header.Get("Vary"))
+		if tc.xcache == "HIT" && got.Header.Get("Vary") != "Accept-Language" {
+			t.Errorf("request %d: Vary %q, want it kept", i, got.Header.Get("Vary"))
 		}
 	}
 }
@@ -247,15 +248,15 @@ func TestConditionalRequests(t *testing.T) {
 		{"hit with range gets everything", http.Header{"Range": {"bytes=0-3"}}, 200, "HIT"},
 	}
 	for _, tc := range tests {
-		got := do(t, srv, "GET", "/doc", tc.header)
-		if got.status != tc.status || got.xcache() != tc.xcache {
-			t.Errorf("%s: got %d X-Cache %q, want %d %q", tc.name, got.status, got.xcache(), tc.status, tc.xcache)
+		got := cachetest.Do(srv, "GET", "/doc", tc.header)
+		if got.Status != tc.status || got.Header.Get("X-Cache") != tc.xcache {
+			t.Errorf("%s: got %d X-Cache %q, want %d %q", tc.name, got.Status, got.Header.Get("X-Cache"), tc.status, tc.xcache)
 		}
-		if tc.status == 304 && (got.body != "" || got.header.Get("Content-Type") != "") {
-			t.Errorf("%s: 304 carries body %q or Content-Type %q", tc.name, got.body, got.header.Get("Content-Type"))
+		if tc.status == 304 && (got.Body != "" || got.Header.Get("Content-Type") != "") {
+			t.Errorf("%s: 304 carries body %q or Content-Type %q", tc.name, got.Body, got.Header.Get("Content-Type"))
 		}
-		if tc.status == 200 && got.body != "full body" {
-			t.Errorf("%s: body %q, want the full body", tc.name, got.body)
+		if tc.status == 200 && got.Body != "full body" {
+			t.Errorf("%s: body %q, want the full body", tc.name, got.Body)
 		}
 	}
 }
@@ -268,15 +269,15 @@ func TestHead(t *testing.T) {
 	}}
 	srv := c.Handler(h)
 	for i, want := range []string{"MISS", "HIT"} {
-		got := do(t, srv, "HEAD", "/h", nil)
-		if got.xcache() != want || got.body != "" || got.header.Get("Content-Length") != "12" {
+		got := cachetest.Do(srv, "HEAD", "/h", nil)
+		if got.Header.Get("X-Cache") != want || got.Body != "" || got.Header.Get("Content-Length") != "12" {
 			t.Errorf("HEAD %d: X-Cache %q body %q Content-Length %q, want %s, no body, 12",
-				i, got.xcache(), got.body, got.header.Get("Content-Length"), want)
+				i, got.Header.Get("X-Cache"), got.Body, got.Header.Get("Content-Length"), want)
 		}
 	}
 	// GET has its own entry.
-	if got := do(t, srv, "GET", "/h", nil); got.xcache() != "MISS" || got.body != "twelve bytes" {
-		t.Errorf("GET after HEAD: X-Cache %q body %q, want MISS and the body", got.xcache(), got.body)
+	if got := cachetest.Do(srv, "GET", "/h", nil); got.Header.Get("X-Cache") != "MISS" || got.Body != "twelve bytes" {
+		t.Errorf("GET after HEAD: X-Cache %q body %q, want MISS and the body", got.Header.Get("X-Cache"), got.Body)
 	}
 }
 
@@ -292,7 +293,7 @@ func TestPanicReachesTheRequest(t *testing.T) {
 					t.Errorf("request %d: recovered %v, want http.ErrAbortHandler", i, p)
 				}
 			}()
-			do(t, srv, "GET", "/p", nil)
+			cachetest.Do(srv, "GET", "/p", nil)
 		}()
 	}
 }
@@ -306,8 +307,8 @@ func TestTagsInvalidate(t *testing.T) {
 	}}
 	mux := http.NewServeMux()
 	mux.Handle("GET /items/{id}", c.Handler(h))
-	do(t, mux, "GET", "/items/1", nil)
-	do(t, mux, "GET", "/items/2", nil)
+	cachetest.Do(mux, "GET", "/items/1", nil)
+	cachetest.Do(mux, "GET", "/items/2", nil)
 	if _, err := s.InvalidateTag(t.Context(), "item:1"); err != nil {
 		t.Fatalf("InvalidateTag: %v", err)
 	}
@@ -316,8 +317,8 @@ func TestTagsInvalidate(t *testing.T) {
 		{"/items/2", "HIT", "2 v2"},
 	}
 	for _, tc := range tests {
-		if got := do(t, mux, "GET", tc.target, nil); got.xcache() != tc.xcache || got.body != tc.body {
-			t.Errorf("%s after invalidation: got %q X-Cache %q, want %q %q", tc.target, got.body, got.xcache(), tc.body, tc.xcache)
+		if got := cachetest.Do(mux, "GET", tc.target, nil); got.Header.Get("X-Cache") != tc.xcache || got.Body != tc.body {
+			t.Errorf("%s after invalidation: got %q X-Cache %q, want %q %q", tc.target, got.Body, got.Header.Get("X-Cache"), tc.body, tc.xcache)
 		}
 	}
 }
@@ -328,15 +329,15 @@ type fakeBreaker struct{ err error }
 func (b fakeBreaker) Allow(string) (func(bool), error) { return nil, b.err }
 
 func TestBreakerRefusalIs503(t *testing.T) {
-	s, _ := newStack(t, cache.Options{Breaker: fakeBreaker{err: &breaker.OpenError{Key: "k", State: breaker.Open, RetryAfter: 1500 * time.Millisecond}}})
+	s, _ := cachetest.NewStack(t, cache.Options{Breaker: fakeBreaker{err: &breaker.OpenError{Key: "k", State: breaker.Open, RetryAfter: 1500 * time.Millisecond}}})
 	c, err := httpcache.New(s, httpcache.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	h := &counter{fn: func(int32, http.ResponseWriter, *http.Request) {}}
-	got := do(t, c.Handler(h), "GET", "/", nil)
-	if got.status != http.StatusServiceUnavailable || got.header.Get("Retry-After") != "2" {
-		t.Errorf("got %d Retry-After %q, want 503 and 2", got.status, got.header.Get("Retry-After"))
+	got := cachetest.Do(c.Handler(h), "GET", "/", nil)
+	if got.Status != http.StatusServiceUnavailable || got.Header.Get("Retry-After") != "2" {
+		t.Errorf("got %d Retry-After %q, want 503 and 2", got.Status, got.Header.Get("Retry-After"))
 	}
 	if n := h.calls.Load(); n != 0 {
 		t.Errorf("handler ran %d times behind an open breaker, want 0", n)
@@ -350,8 +351,8 @@ func TestClosedStackServesUncached(t *testing.T) {
 	}
 	h := &counter{fn: func(int32, http.ResponseWriter, *http.Request) {}}
 	for i := range 2 {
-		if got := do(t, c.Handler(h), "GET", "/", nil); got.status != 200 || got.xcache() != "MISS" {
-			t.Errorf("request %d: got %d X-Cache %q, want 200 MISS", i, got.status, got.xcache())
+		if got := cachetest.Do(c.Handler(h), "GET", "/", nil); got.Status != 200 || got.Header.Get("X-Cache") != "MISS" {
+			t.Errorf("request %d: got %d X-Cache %q, want 200 MISS", i, got.Status, got.Header.Get("X-Cache"))
 		}
 	}
 	if n := h.calls.Load(); n != 2 {
@@ -360,7 +361,7 @@ func TestClosedStackServesUncached(t *testing.T) {
 }
 
 func TestOptionsValidation(t *testing.T) {
-	s, _ := newStack(t, cache.Options{})
+	s, _ := cachetest.NewStack(t, cache.Options{})
 	tests := []struct {
 		name  string
 		stack *cache.Stack
@@ -395,7 +396,7 @@ func TestOptionsValidation(t *testing.T) {
 }
 
 func TestMiddlewarePanicsOnBadOptions(t *testing.T) {
-	s, _ := newStack(t, cache.Options{})
+	s, _ := cachetest.NewStack(t, cache.Options{})
 	defer func() {
 		p := recover()
 		if err, ok := p.(error); !ok || !strings.Contains(err.Error(), "Options.TTL") {

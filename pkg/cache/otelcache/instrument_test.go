@@ -18,23 +18,13 @@ import (
 	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/layercache/layercache/pkg/cache"
+	"github.com/layercache/layercache/pkg/cache/cachetest"
 	"github.com/layercache/layercache/pkg/cache/memory"
 	"github.com/layercache/layercache/pkg/cache/otelcache"
 )
 
 // secretKey is a key that must not appear in spans unless RawKeys is set.
 const secretKey = `user:ada@example.com`
-
-type manualClock struct{ now atomic.Int64 }
-
-func (c *manualClock) NowNano() int64          { return c.now.Load() }
-func (c *manualClock) Advance(d time.Duration) { c.now.Add(int64(d)) }
-
-func newClock() *manualClock {
-	c := &manualClock{}
-	c.now.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
-	return c
-}
 
 func newMemory(t testing.TB, name string, clock memory.Clock) *memory.Layer {
 	t.Helper()
@@ -279,7 +269,7 @@ func (f *failing) Get(_ context.Context, key string) (cache.Entry, bool, error) 
 
 func TestRefreshSpan(t *testing.T) {
 	tracer, exp := newTracer(t)
-	clock := newClock()
+	clock := cachetest.NewManualClock()
 	s := newStack(t, cache.Options{Clock: clock, TTL: time.Minute, StaleWhileRevalidate: time.Hour},
 		newMemory(t, "l1", clock))
 	uninstall := otelcache.Instrument(s, tracer, otelcache.Options{})

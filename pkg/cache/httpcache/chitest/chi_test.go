@@ -1,11 +1,8 @@
 package chitest_test
 
 import (
-	"context"
 	"fmt"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -15,41 +12,19 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/layercache/layercache/pkg/cache"
+	"github.com/layercache/layercache/pkg/cache/cachetest"
 	"github.com/layercache/layercache/pkg/cache/httpcache"
-	"github.com/layercache/layercache/pkg/cache/memory"
 )
 
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// manualClock is a clock tests move by hand.
-type manualClock struct{ now atomic.Int64 }
-
-func (c *manualClock) NowNano() int64          { return c.now.Load() }
-func (c *manualClock) Advance(d time.Duration) { c.now.Add(int64(d)) }
-
-func newStack(t *testing.T) (*cache.Stack, *manualClock) {
-	t.Helper()
-	clock := &manualClock{}
-	clock.now.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
-	l, err := memory.New(memory.Options{Clock: clock})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := cache.New(context.Background(), []cache.Layer{l}, cache.Options{Clock: clock})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close(context.Background()) })
-	return s, clock
-}
-
+// get sends a GET for target through h and returns what X-Cache said and
+// the body.
 func get(h http.Handler, target string) (xcache, body string) {
-	w := httptest.NewRecorder()
-	h.ServeHTTP(w, httptest.NewRequest("GET", target, nil))
-	b, _ := io.ReadAll(w.Result().Body)
-	return w.Header().Get("X-Cache"), string(b)
+	res := cachetest.Do(h, http.MethodGet, target, nil)
+	return res.Header.Get("X-Cache"), res.Body
 }
 
 // TestChiRouter uses the middleware through chi's Use and With, and checks
@@ -57,7 +32,7 @@ func get(h http.Handler, target string) (xcache, body string) {
 // cache and in a background refresh, which runs after the request ended.
 func TestChiRouter(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		s, clock := newStack(t)
+		s, clock := cachetest.NewStack(t, cache.Options{})
 		var calls atomic.Int32
 		release := make(chan struct{})
 		r := chi.NewRouter()
@@ -93,7 +68,7 @@ func TestChiRouter(t *testing.T) {
 }
 
 func TestChiWith(t *testing.T) {
-	s, _ := newStack(t)
+	s, _ := cachetest.NewStack(t, cache.Options{})
 	var calls atomic.Int32
 	r := chi.NewRouter()
 	r.With(httpcache.Middleware(s, httpcache.Options{})).Get("/cached", func(w http.ResponseWriter, _ *http.Request) {
