@@ -87,6 +87,9 @@ func (r *CacheInvalidationReconciler) run(ctx context.Context, inv *v1alpha1.Cac
 	end := time.Now()
 	book.render(&inv.Status)
 	v := decide(book.counts(), book.targets, shared, params.backoffLimit)
+	if v.done && shared != nil {
+		shared.NextAttemptTime = nil // no attempt follows a finished run
+	}
 	switch {
 	case v.done && v.failed:
 		book.abandon(end, "not attempted: the shared Redis tier failed")

@@ -25,7 +25,9 @@ type agentView struct {
 	// watermark is status.LastInvalidationSeq when it counts the policy's
 	// own invalidations (status.PolicyUID is the policy's uid), else 0:
 	// the count of a deleted CachePolicy of the same name, or of whatever
-	// the agent ran before, says nothing about this policy's sequences.
+	// the agent ran before, says nothing about this policy's sequences. An
+	// agent that reports no uid predates policy uids (see legacy): its
+	// watermark is taken as it is.
 	watermark int64
 	// err is why the agent could not be polled; the agent is unreachable.
 	err error
@@ -33,6 +35,22 @@ type agentView struct {
 	rejected string
 	// pushErr is why a push of the current policy failed otherwise.
 	pushErr error
+}
+
+// legacy reports whether the agent predates policy uids: its status
+// names none (agents since report the uid of any policy they run, and every
+// policy the operator compiles has one). Such an agent counts every
+// sequence it is sent and refuses request fields it does not know, so it is
+// sent none of the PolicyUID fields.
+func (v *agentView) legacy() bool { return v.status.PolicyUID == "" }
+
+// policyUID is the PolicyUID to send v's agent for policy: none to a
+// legacy agent.
+func (v *agentView) policyUID(policy *v1alpha1.CachePolicy) string {
+	if v.legacy() {
+		return ""
+	}
+	return string(policy.UID)
 }
 
 // observe polls every pod's agent, at most Options.StatusConcurrency at once.
@@ -51,7 +69,7 @@ func (r *CachePolicyReconciler) observe(ctx context.Context, policy *v1alpha1.Ca
 			cctx, cancel := context.WithTimeout(ctx, r.Options.AgentTimeout)
 			defer cancel()
 			v.status, v.err = v.admin.Status(cctx)
-			if v.err == nil && v.status.PolicyUID == string(policy.UID) {
+			if v.err == nil && (v.legacy() || v.status.PolicyUID == string(policy.UID)) {
 				v.watermark = v.status.LastInvalidationSeq
 			}
 			return nil
@@ -130,7 +148,7 @@ func (r *CachePolicyReconciler) catchUp(ctx context.Context, policy *v1alpha1.Ca
 	var behindViews []*agentView
 	for _, v := range views {
 		if v.err == nil && v.watermark < last {
-			behind = append(behind, catchUpAgent{Pod: v.pod, Admin: v.admin, LastSeq: v.watermark})
+			behind = append(behind, catchUpAgent{Pod: v.pod, Admin: v.admin, LastSeq: v.watermark, Legacy: v.legacy()})
 			behindViews = append(behindViews, v)
 		}
 	}
@@ -163,7 +181,7 @@ func (r *CachePolicyReconciler) confirmSync(ctx context.Context, policy *v1alpha
 		g.Go(func() error {
 			cctx, cancel := context.WithTimeout(ctx, r.Options.AgentTimeout)
 			defer cancel()
-			res, err := v.admin.Sync(cctx, agentapi.SyncRequest{LastSequence: last, PolicyUID: string(policy.UID)})
+			res, err := v.admin.Sync(cctx, agentapi.SyncRequest{LastSequence: last, PolicyUID: v.policyUID(policy)})
 			switch {
 			case err != nil:
 				log.FromContext(ctx).Error(err, "confirm sync to agent restored from a snapshot", "pod", v.pod.Name)

@@ -223,6 +223,12 @@ type fakeSnapshotAgent struct {
 	// 200).
 	deletes      int
 	deleteStatus int
+	// policyUID is Status.PolicyUID; "" plays an agent that predates
+	// policy uids.
+	policyUID string
+	// movedDir, when set, is where the fake looks on delete: its policy's
+	// snapshots directory changed since it wrote the files.
+	movedDir string
 }
 
 func startFakeSnapshotAgent(t *testing.T, ns, pod, app string, answer func(f *fakeSnapshotAgent, n int) int) *fakeSnapshotAgent {
@@ -232,7 +238,7 @@ func startFakeSnapshotAgent(t *testing.T, ns, pod, app string, answer func(f *fa
 	mux.HandleFunc("GET "+agentapi.PathStatus, func(w http.ResponseWriter, _ *http.Request) {
 		f.mu.Lock()
 		defer f.mu.Unlock()
-		reply(w, http.StatusOK, agentapi.Response[agentapi.Status]{Data: agentapi.Status{SessionID: f.session, Ready: true}})
+		reply(w, http.StatusOK, agentapi.Response[agentapi.Status]{Data: agentapi.Status{SessionID: f.session, Ready: true, PolicyUID: f.policyUID}})
 	})
 	mux.HandleFunc("POST "+agentapi.PathSnapshot, func(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
@@ -256,6 +262,11 @@ func startFakeSnapshotAgent(t *testing.T, ns, pod, app string, answer func(f *fa
 			return
 		}
 		uid := r.PathValue("uid")
+		if f.movedDir != "" {
+			reply(w, http.StatusOK, agentapi.Response[agentapi.SnapshotDeleteResult]{Data: agentapi.SnapshotDeleteResult{
+				UID: uid, Path: f.movedDir + "/" + uid + ".lcs"}})
+			return
+		}
 		res := agentapi.SnapshotDeleteResult{UID: uid, Path: fakeSnapshotPath(uid), Removed: f.files[uid]}
 		delete(f.files, uid)
 		reply(w, http.StatusOK, agentapi.Response[agentapi.SnapshotDeleteResult]{Data: res})

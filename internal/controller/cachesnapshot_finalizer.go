@@ -93,6 +93,11 @@ func (r *CacheSnapshotReconciler) finalize(ctx context.Context, snap *v1alpha1.C
 	case err == nil && res.Removed:
 		return r.releaseWith(ctx, snap, pod, corev1.EventTypeNormal, v1alpha1.ReasonSnapshotFileDeleted,
 			"removed %s from pod %s", res.Path, podName)
+	case err == nil && snap.Status.Path != "" && res.Path != snap.Status.Path:
+		// The agent looks under its policy's snapshots directory as it is
+		// now: the file was written under another one.
+		return r.releaseWith(ctx, snap, pod, corev1.EventTypeWarning, v1alpha1.ReasonSnapshotFileLeft,
+			"%s is left in pod %s: its agent now keeps snapshots elsewhere (it looked for %s)", snap.Status.Path, podName, res.Path)
 	case err == nil:
 		return r.releaseWith(ctx, snap, pod, corev1.EventTypeNormal, v1alpha1.ReasonSnapshotFileDeleted,
 			"pod %s had no %s to remove", podName, res.Path)

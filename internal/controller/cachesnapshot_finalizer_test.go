@@ -241,6 +241,65 @@ func TestDeletedSnapshotWaitsForAFailingAgent(t *testing.T) {
 	}
 }
 
+// An agent whose snapshots directory changed since it wrote the file looks
+// for it elsewhere: the snapshot is released, with a Warning naming the file
+// left behind, not a Normal "had none".
+func TestDeletedSnapshotWhoseAgentMovedItsDirectoryNamesTheFileLeft(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	ns := newNamespace(t)
+	startOperator(t, ns, Options{})
+	fake := startFakeSnapshotAgent(t, ns, "moved-0", "moved", func(*fakeSnapshotAgent, int) int { return http.StatusOK })
+	if err := k8s.Create(ctx, snapshotPolicy(ns, "moved", "moved", "/snap")); err != nil {
+		t.Fatal(err)
+	}
+	createSnapshot(t, newSnapshot(ns, "old-dir", "moved", nil))
+	s := waitSnapshot(t, ns, "old-dir", v1alpha1.ConditionComplete)
+	fake.mu.Lock()
+	fake.movedDir = "/snap-v2"
+	fake.mu.Unlock()
+	deleteSnapshot(t, s)
+	waitGone(t, ns, "old-dir")
+	if e := waitEvent(t, ns, "old-dir", v1alpha1.ReasonSnapshotFileLeft); e.Type != corev1.EventTypeWarning || !strings.Contains(e.Note, s.Status.Path) {
+		t.Fatalf("event %s %q; want a Warning naming %s", e.Type, e.Note, s.Status.Path)
+	}
+}
+
+// A snapshot's watermark counts the invalidations of the policy its agent
+// runs: the operator does not take it from an agent that runs another
+// CachePolicy (a deleted one of the same name), and does once the agent
+// runs this one.
+func TestSnapshotWaitsForAnAgentOfThisPolicy(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	ns := newNamespace(t)
+	startOperator(t, ns, Options{})
+	fake := startFakeSnapshotAgent(t, ns, "other-0", "other", func(*fakeSnapshotAgent, int) int { return http.StatusOK })
+	fake.mu.Lock()
+	fake.policyUID = "0b6d5c2a-dead-4222-8333-444455556666"
+	fake.mu.Unlock()
+	policy := snapshotPolicy(ns, "other", "other", "/snap")
+	if err := k8s.Create(ctx, policy); err != nil {
+		t.Fatal(err)
+	}
+	createSnapshot(t, newSnapshot(ns, "uid-check", "other", nil))
+	eventually(t, "the snapshot waiting for an agent of this policy", func() error {
+		s := getSnapshot(t, ns, "uid-check")
+		c := meta.FindStatusCondition(s.Status.Conditions, v1alpha1.ConditionReady)
+		if c == nil || !strings.Contains(c.Message, "runs another CachePolicy") {
+			return fmt.Errorf("conditions %+v", s.Status.Conditions)
+		}
+		return nil
+	})
+	if n := fake.snapshotCalls(); n != 0 {
+		t.Fatalf("the agent of another policy was asked %d times; want none", n)
+	}
+	fake.mu.Lock()
+	fake.policyUID = string(policy.UID)
+	fake.mu.Unlock()
+	waitSnapshot(t, ns, "uid-check", v1alpha1.ConditionComplete)
+}
+
 // A snapshot whose agent never wrote a file is released without asking
 // any agent.
 func TestDeletedSnapshotWithoutAFileIsReleasedAtOnce(t *testing.T) {

@@ -135,6 +135,15 @@ func (r *CacheSnapshotReconciler) poll(ctx context.Context, src *snapshotSource,
 	if err != nil {
 		return fmt.Errorf("status of agent of pod %s: %w", src.pod.Name, err)
 	}
+	// The snapshot records the agent's watermark, which counts the
+	// invalidations of the policy the agent runs: one of another uid (a
+	// deleted CachePolicy of the same name, not yet replaced on that pod)
+	// would make agents restored from it look current to this one. An
+	// agent that reports no uid predates policy uids: its watermark is
+	// taken as it is.
+	if st.PolicyUID != "" && st.PolicyUID != string(policy.UID) {
+		return fmt.Errorf("agent of pod %s runs another CachePolicy (uid %s), whose invalidations its watermark counts", src.pod.Name, st.PolicyUID)
+	}
 	src.admin, src.status = admin, st
 	return nil
 }

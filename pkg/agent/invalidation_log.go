@@ -159,11 +159,15 @@ func (l *invalidationLog) usePolicy(uid string) error {
 
 // switchPolicyLocked makes the watermark count the sequences of the policy
 // uid, counting again the remembered local results of that policy: each
-// was applied to the local tiers as they are now (see the type's doc).
-// l.mu is held.
+// was applied to the local tiers as they are now (see the type's doc). A
+// watermark counted under no policy uid (an agent started without one,
+// sent sequences that name none) is kept: those came from the operator of
+// the policy it is given now. l.mu is held.
 func (l *invalidationLog) switchPolicyLocked(uid string) {
+	if l.policyUID != "" {
+		l.seqs.reset(0)
+	}
 	l.policyUID = uid
-	l.seqs.reset(0)
 	if uid == "" {
 		return // requests naming no policy counted when they came
 	}

@@ -96,6 +96,23 @@ func TestInvalidationLogCountsTheAppliedPolicysSequences(t *testing.T) {
 	}
 }
 
+// An agent started without a policy uid counts the sequences that name
+// none, and keeps that count when it gets its first identified policy,
+// adding the ones that named it.
+func TestInvalidationLogKeepsACountMadeWithoutAPolicyUID(t *testing.T) {
+	t.Parallel()
+	l := newInvalidationLog(10)
+	must(t, l.record(local("n1", 1), false, ""))
+	must(t, l.record(local("b2", 2), false, "policy-b"))
+	if uid, w := l.position(); uid != "" || w != 1 {
+		t.Fatalf("position before any policy uid = %q, %d; want \"\", 1", uid, w)
+	}
+	must(t, l.usePolicy("policy-b"))
+	if uid, w := l.position(); uid != "policy-b" || w != 2 {
+		t.Fatalf("position after applying policy b = %q, %d; want policy-b, 2", uid, w)
+	}
+}
+
 // The watermark stored next to disk records is adopted only by the policy
 // whose sequences it counts: records kept from a deleted CachePolicy are
 // current to none of the new one's invalidations.
