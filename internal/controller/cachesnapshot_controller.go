@@ -264,7 +264,7 @@ func (run *snapshotRun) attempt(ctx context.Context, admin agentconn.Admin) (ctr
 	case err == nil:
 		return ctrl.Result{}, run.complete(ctx, res)
 	case !agentconn.Retryable(err):
-		return ctrl.Result{}, run.fail(ctx, v1alpha1.ReasonSnapshotFailed, "the agent refused: "+agentMessage(err))
+		return ctrl.Result{}, run.fail(ctx, v1alpha1.ReasonSnapshotFailed, agentRefused+agentMessage(err))
 	default:
 		return run.retry(ctx, err)
 	}

@@ -229,6 +229,9 @@ type fakeSnapshotAgent struct {
 	// movedDir, when set, is where the fake looks on delete: its policy's
 	// snapshots directory changed since it wrote the files.
 	movedDir string
+	// writeFirst makes the fake write the file before answer decides the
+	// reply, as an agent that restarts after writing it, before answering.
+	writeFirst bool
 }
 
 func startFakeSnapshotAgent(t *testing.T, ns, pod, app string, answer func(f *fakeSnapshotAgent, n int) int) *fakeSnapshotAgent {
@@ -244,6 +247,9 @@ func startFakeSnapshotAgent(t *testing.T, ns, pod, app string, answer func(f *fa
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		f.calls++
+		if f.writeFirst {
+			f.files[r.PathValue("uid")] = true
+		}
 		if code := f.answer(f, f.calls); code != http.StatusOK {
 			reply(w, code, agentapi.Response[agentapi.SnapshotResult]{Error: &agentapi.Error{Code: agentapi.CodeUnavailable, Message: "disk busy"}})
 			return

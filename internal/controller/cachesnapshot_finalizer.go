@@ -3,11 +3,13 @@ package controller
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -34,14 +36,15 @@ const (
 	snapshotFileTimeout = snapshotTimeout
 )
 
-// ensureFinalizer puts FinalizerSnapshotFile on snap unless it failed:
-// before its agent is asked to write the file, so that no file can be
-// written for an object that could vanish without a trace. A Complete
-// snapshot made before the finalizer existed gets it too. The patch is
+// ensureFinalizer puts FinalizerSnapshotFile on snap unless it failed with
+// no file possible (mayHaveFile): before its agent is asked to write the
+// file, so that no file can be written for an object that could vanish
+// without a trace. A snapshot finished before the finalizer existed gets it
+// too. The patch is
 // optimistic: a stale snap (one being deleted meanwhile) fails it, and the
 // next pass sees the deletion.
 func (r *CacheSnapshotReconciler) ensureFinalizer(ctx context.Context, snap *v1alpha1.CacheSnapshot) error {
-	if meta.IsStatusConditionTrue(snap.Status.Conditions, v1alpha1.ConditionFailed) {
+	if meta.IsStatusConditionTrue(snap.Status.Conditions, v1alpha1.ConditionFailed) && !mayHaveFile(snap) {
 		return nil
 	}
 	patch := client.MergeFromWithOptions(snap.DeepCopy(), client.MergeFromWithOptimisticLock{})
@@ -57,8 +60,8 @@ func (r *CacheSnapshotReconciler) ensureFinalizer(ctx context.Context, snap *v1a
 // finalize removes the file of a deleted snapshot through the agent that
 // wrote it, then releases the object. It never holds the object for good:
 //
-//   - no file to remove (the agent was never asked, or the snapshot
-//     failed): released at once, quietly;
+//   - no file to remove (the agent was never asked, or it refused):
+//     released at once, quietly;
 //   - reconciliation paused: released with a Warning naming the file;
 //   - the source pod is gone or no longer running: released with a Normal
 //     event (its volume went with it, unless shared);
@@ -117,12 +120,26 @@ func (r *CacheSnapshotReconciler) finalize(ctx context.Context, snap *v1alpha1.C
 	return ctrl.Result{RequeueAfter: delay}, nil
 }
 
+// agentRefused starts the Failed message of a snapshot whose agent refused
+// to write it (a 4xx): that agent wrote no file.
+const agentRefused = "the agent refused: "
+
 // mayHaveFile reports whether an agent may hold a file of snap: it
-// recorded one (Complete), or it was asked and the snapshot has not
-// finished, so an answer may have been lost. A Failed snapshot has none:
-// the agent refused, or every attempt failed.
+// recorded one (Complete), or an agent was asked (an attempt was made) and
+// did not refuse. A snapshot that failed after asking may have a file whose
+// answer was lost: the agent restarted after writing it (onto a volume that
+// outlives the container, as snapshots for restoring need), or every answer
+// timed out. A snapshot never asked for, or refused, has none.
 func mayHaveFile(snap *v1alpha1.CacheSnapshot) bool {
-	return snap.Status.Path != "" || (snap.Status.SourcePod != "" && !snapshotFinished(snap))
+	st := &snap.Status
+	if st.Path != "" {
+		return true
+	}
+	if st.SourcePod == "" || st.Attempts == 0 {
+		return false
+	}
+	failed := meta.FindStatusCondition(st.Conditions, v1alpha1.ConditionFailed)
+	return failed == nil || failed.Status != metav1.ConditionTrue || !strings.HasPrefix(failed.Message, agentRefused)
 }
 
 // snapshotFileOf names snap's file in events: its recorded path, or its

@@ -50,15 +50,23 @@ func TestMayHaveFile(t *testing.T) {
 	cond := func(typ string) []metav1.Condition {
 		return []metav1.Condition{{Type: typ, Status: metav1.ConditionTrue}}
 	}
+	failed := func(msg string) []metav1.Condition {
+		return []metav1.Condition{{Type: v1alpha1.ConditionFailed, Status: metav1.ConditionTrue, Message: msg}}
+	}
 	tests := []struct {
 		name   string
 		status v1alpha1.CacheSnapshotStatus
 		want   bool
 	}{
 		{"never started", v1alpha1.CacheSnapshotStatus{}, false},
-		{"asked, no answer recorded yet", v1alpha1.CacheSnapshotStatus{SourcePod: "web-0"}, true},
-		{"complete", v1alpha1.CacheSnapshotStatus{SourcePod: "web-0", Path: "/s/u.lcs", Conditions: cond(v1alpha1.ConditionComplete)}, true},
-		{"failed after asking", v1alpha1.CacheSnapshotStatus{SourcePod: "web-0", Conditions: cond(v1alpha1.ConditionFailed)}, false},
+		{"source chosen, not asked yet", v1alpha1.CacheSnapshotStatus{SourcePod: "web-0"}, false},
+		{"asked, no answer recorded yet", v1alpha1.CacheSnapshotStatus{SourcePod: "web-0", Attempts: 1}, true},
+		{"complete", v1alpha1.CacheSnapshotStatus{SourcePod: "web-0", Attempts: 1, Path: "/s/u.lcs", Conditions: cond(v1alpha1.ConditionComplete)}, true},
+		{"failed: the agent refused", v1alpha1.CacheSnapshotStatus{SourcePod: "web-0", Attempts: 1, Conditions: failed(agentRefused + "snapshots are off")}, false},
+		{"failed: the agent restarted after being asked", v1alpha1.CacheSnapshotStatus{SourcePod: "web-0", Attempts: 1,
+			Conditions: failed("source agent restarted (session a, now b)")}, true},
+		{"failed: no answer to any attempt", v1alpha1.CacheSnapshotStatus{SourcePod: "web-0", Attempts: 5, Conditions: failed("gave up after 5 attempts")}, true},
+		{"failed: no source", v1alpha1.CacheSnapshotStatus{Conditions: failed("source pod \"x\" does not exist")}, false},
 	}
 	for _, tt := range tests {
 		if got := mayHaveFile(&v1alpha1.CacheSnapshot{Status: tt.status}); got != tt.want {
@@ -263,6 +271,38 @@ func TestDeletedSnapshotWhoseAgentMovedItsDirectoryNamesTheFileLeft(t *testing.T
 	if e := waitEvent(t, ns, "old-dir", v1alpha1.ReasonSnapshotFileLeft); e.Type != corev1.EventTypeWarning || !strings.Contains(e.Note, s.Status.Path) {
 		t.Fatalf("event %s %q; want a Warning naming %s", e.Type, e.Note, s.Status.Path)
 	}
+}
+
+// An agent that wrote the file and restarted before answering fails the
+// snapshot, but its file may outlive the container (snapshots for restoring
+// live on such a volume): deleting the snapshot still removes it.
+func TestDeletingASnapshotThatFailedAfterItsAgentWroteTheFileRemovesIt(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	ns := newNamespace(t)
+	startOperator(t, ns, Options{})
+	fake := startFakeSnapshotAgent(t, ns, "restart-0", "restart", func(f *fakeSnapshotAgent, _ int) int {
+		f.session = "session-2" // restarted after writing, before answering
+		return http.StatusServiceUnavailable
+	})
+	fake.mu.Lock()
+	fake.writeFirst = true
+	fake.mu.Unlock()
+	if err := k8s.Create(ctx, snapshotPolicy(ns, "restart", "restart", "/snap")); err != nil {
+		t.Fatal(err)
+	}
+	createSnapshot(t, newSnapshot(ns, "lost-answer", "restart", nil))
+	s := waitSnapshot(t, ns, "lost-answer", v1alpha1.ConditionFailed)
+	uid := string(s.UID)
+	if !fake.hasFile(uid) {
+		t.Fatal("the fake wrote no file; the test needs one")
+	}
+	deleteSnapshot(t, s)
+	waitGone(t, ns, "lost-answer")
+	if fake.hasFile(uid) {
+		t.Fatalf("the snapshot is gone, its file is not (%d delete calls)", fake.deleteCalls())
+	}
+	waitEvent(t, ns, "lost-answer", v1alpha1.ReasonSnapshotFileDeleted)
 }
 
 // A snapshot's watermark counts the invalidations of the policy its agent
