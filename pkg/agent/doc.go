@@ -83,6 +83,8 @@
 // when there is none. Both run one at a time with invalidations, so a
 // delete that arrives during the write of its uid removes the finished
 // file. The operator deletes the file when its CacheSnapshot is deleted.
+// Taking a snapshot also removes the temporary files that writes killed
+// midway left in the directory, once they are an hour old.
 //
 // # Data API
 //

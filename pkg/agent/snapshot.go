@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/layercache/layercache/pkg/agent/agentapi"
 	"github.com/layercache/layercache/pkg/cache"
@@ -65,6 +66,11 @@ func (a *Agent) takeSnapshot(ctx context.Context, uid string, req agentapi.Snaps
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return agentapi.SnapshotResult{}, fmt.Errorf("agent: snapshot: %w", err)
+	}
+	// Best effort: leftovers of killed writes must not fill the volume,
+	// but failing to remove one is no reason to refuse this snapshot.
+	if n, err := removeStaleSnapshotTemps(dir, time.Now()); n > 0 || err != nil {
+		a.log.Info("removed temporary files of interrupted snapshot writes", "dir", dir, "removed", n, "error", err)
 	}
 	watermark := a.inval.watermark()
 	opts := cache.SnapshotOptions{Watermark: uint64(watermark)}

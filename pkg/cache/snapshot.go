@@ -191,10 +191,16 @@ func (s *Stack) Snapshot(ctx context.Context, w io.Writer, opts SnapshotOptions)
 	}, nil
 }
 
+// SnapshotTempPrefix starts the name of the temporary file SnapshotFile
+// writes before renaming it into place. A process killed during the write
+// leaves it behind; whoever owns the directory may remove old ones.
+const SnapshotTempPrefix = ".snapshot-"
+
 // SnapshotFile writes a snapshot to path atomically: into a temporary file
-// in the same directory, synced, then renamed.
+// in the same directory (named SnapshotTempPrefix and a random suffix),
+// synced, then renamed.
 func (s *Stack) SnapshotFile(ctx context.Context, path string, opts SnapshotOptions) (SnapshotInfo, error) {
-	f, err := os.CreateTemp(filepath.Dir(path), ".snapshot-*")
+	f, err := os.CreateTemp(filepath.Dir(path), SnapshotTempPrefix+"*")
 	if err != nil {
 		return SnapshotInfo{}, fmt.Errorf("cache: snapshot: %w", err)
 	}
