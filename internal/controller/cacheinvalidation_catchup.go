@@ -104,7 +104,7 @@ func replay(ctx context.Context, a catchUpAgent, plan []agentapi.InvalidationReq
 			req.PolicyUID = ""
 		}
 		cctx, cancel := context.WithTimeout(ctx, timeout)
-		_, err := a.Admin.Invalidate(cctx, req.UID, req)
+		_, err := invalidate(cctx, a.Admin, req)
 		cancel()
 		if err != nil {
 			what := fmt.Sprintf("replay invalidation #%d", req.Seq)

@@ -1,9 +1,11 @@
 package controller
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -232,6 +234,10 @@ type fakeAgent struct {
 	// refusePolicy makes the fake refuse every policy pushed to it,
 	// keeping the one it runs.
 	refusePolicy bool
+	// legacy plays an agent older than policy uids: it refuses requests
+	// with a policyUID field, as its strict decoding would.
+	legacy   bool
+	refusals int // requests refused for their policyUID field
 	// awaiting is Status.AwaitingSync: the fake plays an agent restored
 	// from a snapshot until a sync reaches its watermark.
 	awaiting bool
@@ -285,8 +291,23 @@ func (f *fakeAgent) policy(w http.ResponseWriter, r *http.Request) {
 }
 
 func (f *fakeAgent) invalidate(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		fakeReply(w, http.StatusBadRequest, agentapi.Response[struct{}]{Error: &agentapi.Error{Code: agentapi.CodeBadRequest, Message: err.Error()}})
+		return
+	}
+	f.mu.Lock()
+	legacy := f.legacy
+	if legacy && bytes.Contains(body, []byte(`"policyUID"`)) {
+		f.refusals++
+		f.mu.Unlock()
+		fakeReply(w, http.StatusBadRequest, agentapi.Response[struct{}]{Error: &agentapi.Error{Code: agentapi.CodeBadRequest,
+			Message: `agentapi: decode: json: unknown field "policyUID"`}})
+		return
+	}
+	f.mu.Unlock()
 	var req agentapi.InvalidationRequest
-	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+	if err := json.Unmarshal(body, &req); err != nil {
 		fakeReply(w, http.StatusBadRequest, agentapi.Response[struct{}]{Error: &agentapi.Error{Code: agentapi.CodeBadRequest, Message: err.Error()}})
 		return
 	}

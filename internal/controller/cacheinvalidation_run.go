@@ -258,7 +258,7 @@ func (r *CacheInvalidationReconciler) invalidateShared(ctx context.Context, pod 
 	if !slices.ContainsFunc(st.Layers, func(l agentapi.LayerStatus) bool { return l.Shared }) {
 		return agentapi.InvalidationResult{}, errors.New("its agent runs no shared tier (has it applied the policy yet?)")
 	}
-	out, err := admin.Invalidate(cctx, req.UID, req)
+	out, err := invalidate(cctx, admin, req)
 	return out, timeoutError(err, timeout)
 }
 
@@ -326,7 +326,7 @@ func (r *CacheInvalidationReconciler) invalidatePod(ctx context.Context, pod *co
 	}
 	cctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	out, err := admin.Invalidate(cctx, req.UID, req)
+	out, err := invalidate(cctx, admin, req)
 	return out, timeoutError(err, timeout)
 }
 
