@@ -207,17 +207,36 @@ func TestDeletingASnapshotRemovesItsFile(t *testing.T) {
 	}
 }
 
+// withFakeSnapshotAgent starts the operator for a new namespace, a fake
+// agent behind pod <app>-0 answering snapshot calls with answer (nil: 200),
+// set up by setup (if not nil) under its lock, and the policy app over it,
+// snapshots in /snap. It returns the namespace, the fake and the policy.
+func withFakeSnapshotAgent(t *testing.T, app string, answer func(*fakeSnapshotAgent, int) int,
+	setup func(*fakeSnapshotAgent)) (string, *fakeSnapshotAgent, *v1alpha1.CachePolicy) {
+	t.Helper()
+	ns := newNamespace(t)
+	startOperator(t, ns, Options{})
+	if answer == nil {
+		answer = func(*fakeSnapshotAgent, int) int { return http.StatusOK }
+	}
+	fake := startFakeSnapshotAgent(t, ns, app+"-0", app, answer)
+	if setup != nil {
+		fake.mu.Lock()
+		setup(fake)
+		fake.mu.Unlock()
+	}
+	policy := snapshotPolicy(ns, app, app, "/snap")
+	if err := k8s.Create(context.Background(), policy); err != nil {
+		t.Fatal(err)
+	}
+	return ns, fake, policy
+}
+
 // An agent that fails to remove the file holds the deleted snapshot and is
 // asked again until it succeeds.
 func TestDeletedSnapshotWaitsForAFailingAgent(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
-	ns := newNamespace(t)
-	startOperator(t, ns, Options{})
-	fake := startFakeSnapshotAgent(t, ns, "flaky-0", "flaky", func(*fakeSnapshotAgent, int) int { return http.StatusOK })
-	if err := k8s.Create(ctx, snapshotPolicy(ns, "flaky", "flaky", "/snap")); err != nil {
-		t.Fatal(err)
-	}
+	ns, fake, _ := withFakeSnapshotAgent(t, "flaky", nil, nil)
 	createSnapshot(t, newSnapshot(ns, "held", "flaky", func(s *v1alpha1.CacheSnapshotSpec) {
 		s.Source = v1alpha1.SnapshotSource{Strategy: v1alpha1.SourcePod, PodName: "flaky-0"}
 	}))
@@ -254,13 +273,7 @@ func TestDeletedSnapshotWaitsForAFailingAgent(t *testing.T) {
 // left behind, not a Normal "had none".
 func TestDeletedSnapshotWhoseAgentMovedItsDirectoryNamesTheFileLeft(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
-	ns := newNamespace(t)
-	startOperator(t, ns, Options{})
-	fake := startFakeSnapshotAgent(t, ns, "moved-0", "moved", func(*fakeSnapshotAgent, int) int { return http.StatusOK })
-	if err := k8s.Create(ctx, snapshotPolicy(ns, "moved", "moved", "/snap")); err != nil {
-		t.Fatal(err)
-	}
+	ns, fake, _ := withFakeSnapshotAgent(t, "moved", nil, nil)
 	createSnapshot(t, newSnapshot(ns, "old-dir", "moved", nil))
 	s := waitSnapshot(t, ns, "old-dir", v1alpha1.ConditionComplete)
 	fake.mu.Lock()
@@ -278,19 +291,10 @@ func TestDeletedSnapshotWhoseAgentMovedItsDirectoryNamesTheFileLeft(t *testing.T
 // live on such a volume): deleting the snapshot still removes it.
 func TestDeletingASnapshotThatFailedAfterItsAgentWroteTheFileRemovesIt(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
-	ns := newNamespace(t)
-	startOperator(t, ns, Options{})
-	fake := startFakeSnapshotAgent(t, ns, "restart-0", "restart", func(f *fakeSnapshotAgent, _ int) int {
+	ns, fake, _ := withFakeSnapshotAgent(t, "restart", func(f *fakeSnapshotAgent, _ int) int {
 		f.session = "session-2" // restarted after writing, before answering
 		return http.StatusServiceUnavailable
-	})
-	fake.mu.Lock()
-	fake.writeFirst = true
-	fake.mu.Unlock()
-	if err := k8s.Create(ctx, snapshotPolicy(ns, "restart", "restart", "/snap")); err != nil {
-		t.Fatal(err)
-	}
+	}, func(f *fakeSnapshotAgent) { f.writeFirst = true })
 	createSnapshot(t, newSnapshot(ns, "lost-answer", "restart", nil))
 	s := waitSnapshot(t, ns, "lost-answer", v1alpha1.ConditionFailed)
 	uid := string(s.UID)
@@ -311,17 +315,9 @@ func TestDeletingASnapshotThatFailedAfterItsAgentWroteTheFileRemovesIt(t *testin
 // runs this one.
 func TestSnapshotWaitsForAnAgentOfThisPolicy(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
-	ns := newNamespace(t)
-	startOperator(t, ns, Options{})
-	fake := startFakeSnapshotAgent(t, ns, "other-0", "other", func(*fakeSnapshotAgent, int) int { return http.StatusOK })
-	fake.mu.Lock()
-	fake.policyUID = "0b6d5c2a-dead-4222-8333-444455556666"
-	fake.mu.Unlock()
-	policy := snapshotPolicy(ns, "other", "other", "/snap")
-	if err := k8s.Create(ctx, policy); err != nil {
-		t.Fatal(err)
-	}
+	ns, fake, policy := withFakeSnapshotAgent(t, "other", nil, func(f *fakeSnapshotAgent) {
+		f.policyUID = "0b6d5c2a-dead-4222-8333-444455556666"
+	})
 	createSnapshot(t, newSnapshot(ns, "uid-check", "other", nil))
 	eventually(t, "the snapshot waiting for an agent of this policy", func() error {
 		s := getSnapshot(t, ns, "uid-check")
