@@ -28,11 +28,10 @@ type catchUpAgent struct {
 	Admin agentconn.Admin
 	// LastSeq is the agent's watermark of the policy's invalidations:
 	// Status.LastInvalidationSeq when Status.PolicyUID is the policy's (or
-	// the agent is Legacy), else 0.
+	// names none: an agent older than policy uids), else 0. Replays name
+	// the policy; an older agent that refuses the field gets them again
+	// without it (see invalidate).
 	LastSeq int64
-	// Legacy is an agent that predates policy uids (agentView.legacy): its
-	// replays carry no PolicyUID.
-	Legacy bool
 }
 
 func (a catchUpAgent) name() string {
@@ -100,9 +99,6 @@ func catchUpAgents(ctx context.Context, c client.Reader, policy *v1alpha1.CacheP
 // failure: a later one must not raise the watermark over a missed one.
 func replay(ctx context.Context, a catchUpAgent, plan []agentapi.InvalidationRequest, timeout time.Duration) error {
 	for _, req := range plan {
-		if a.Legacy {
-			req.PolicyUID = ""
-		}
 		cctx, cancel := context.WithTimeout(ctx, timeout)
 		_, err := invalidate(cctx, a.Admin, req)
 		cancel()

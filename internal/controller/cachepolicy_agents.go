@@ -40,8 +40,9 @@ type agentView struct {
 // legacy reports whether the agent predates policy uids: its status
 // names none (agents since report the uid of any policy they run, and every
 // policy the operator compiles has one). Such an agent counts every
-// sequence it is sent and refuses request fields it does not know, so it is
-// sent none of the PolicyUID fields.
+// sequence it is sent, and refuses request fields it does not know: its
+// sync names no policy, and invalidations it refuses for their PolicyUID
+// are sent again without it (invalidate).
 func (v *agentView) legacy() bool { return v.status.PolicyUID == "" }
 
 // policyUID is the PolicyUID to send v's agent for policy: none to a
@@ -148,7 +149,7 @@ func (r *CachePolicyReconciler) catchUp(ctx context.Context, policy *v1alpha1.Ca
 	var behindViews []*agentView
 	for _, v := range views {
 		if v.err == nil && v.watermark < last {
-			behind = append(behind, catchUpAgent{Pod: v.pod, Admin: v.admin, LastSeq: v.watermark, Legacy: v.legacy()})
+			behind = append(behind, catchUpAgent{Pod: v.pod, Admin: v.admin, LastSeq: v.watermark})
 			behindViews = append(behindViews, v)
 		}
 	}

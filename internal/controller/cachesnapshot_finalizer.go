@@ -10,6 +10,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -204,17 +205,13 @@ func (r *CacheSnapshotReconciler) deleteFile(ctx context.Context, snap *v1alpha1
 }
 
 // releaseWith removes the finalizer, then emits the event saying what
-// became of the file.
-func (r *CacheSnapshotReconciler) releaseWith(ctx context.Context, snap *v1alpha1.CacheSnapshot, pod *corev1.Pod,
+// became of the file; related is the pod it concerns, or nil.
+func (r *CacheSnapshotReconciler) releaseWith(ctx context.Context, snap *v1alpha1.CacheSnapshot, related runtime.Object,
 	kind, reason, note string, args ...any) (ctrl.Result, error) {
 	if err := r.release(ctx, snap); err != nil {
 		return ctrl.Result{}, err
 	}
-	if pod == nil {
-		r.event(snap, nil, kind, reason, note, args...)
-	} else {
-		r.event(snap, pod, kind, reason, note, args...)
-	}
+	r.event(snap, related, kind, reason, note, args...)
 	return ctrl.Result{}, nil
 }
 

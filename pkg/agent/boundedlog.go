@@ -46,7 +46,7 @@ func (l *boundedLog[V]) record(id string, v V) {
 func (l *boundedLog[V]) each(fn func(V)) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	for _, id := range slices.Concat(l.order[l.next:], l.order[:l.next]) {
+	for _, id := range l.oldestFirst() {
 		fn(l.values[id])
 	}
 }
@@ -56,7 +56,7 @@ func (l *boundedLog[V]) each(fn func(V)) {
 func (l *boundedLog[V]) forget(drop func(V) bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	oldestFirst := slices.Concat(l.order[l.next:], l.order[:l.next])
+	oldestFirst := l.oldestFirst()
 	kept := oldestFirst[:0]
 	for _, id := range oldestFirst {
 		if drop(l.values[id]) {
@@ -66,4 +66,9 @@ func (l *boundedLog[V]) forget(drop func(V) bool) {
 		kept = append(kept, id)
 	}
 	l.order, l.next = kept, 0
+}
+
+// oldestFirst returns a new slice of the ids, oldest first; l.mu is held.
+func (l *boundedLog[V]) oldestFirst() []string {
+	return slices.Concat(l.order[l.next:], l.order[:l.next])
 }

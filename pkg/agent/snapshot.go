@@ -12,6 +12,21 @@ import (
 	"github.com/layercache/layercache/pkg/cache"
 )
 
+// invalidSnapshot is the refusal of a snapshot request (POST or DELETE)
+// for the reason msg about field.
+func invalidSnapshot(field, msg string) error {
+	return &agentapi.ValidationError{What: "snapshot", Errors: []agentapi.FieldError{{Field: field, Message: msg}}}
+}
+
+// snapshotsDir is the snapshots directory of rt's policy, or the refusal
+// of a snapshot request when the policy has none.
+func snapshotsDir(rt *runtime) (string, error) {
+	if dir := rt.policy.Snapshots.Dir; dir != "" {
+		return dir, nil
+	}
+	return "", invalidSnapshot("snapshots.dir", "is not set in the applied policy: snapshots are off")
+}
+
 // DefaultRememberedSnapshots is how many snapshot uids the agent
 // remembers, to answer a repeated one with AlreadyApplied.
 const DefaultRememberedSnapshots = 1_000
@@ -33,14 +48,11 @@ func newSnapshotLog(limit int) *snapshotLog { return newBoundedLog[agentapi.Snap
 // restored from the file gets replayed again (removing entries twice is
 // harmless; a hole under the watermark would not be).
 func (a *Agent) takeSnapshot(ctx context.Context, uid string, req agentapi.SnapshotRequest) (agentapi.SnapshotResult, error) {
-	invalid := func(field, msg string) error {
-		return &agentapi.ValidationError{What: "snapshot", Errors: []agentapi.FieldError{{Field: field, Message: msg}}}
-	}
 	if err := agentapi.ValidateUID(uid); err != nil {
-		return agentapi.SnapshotResult{}, invalid("uid", err.Error())
+		return agentapi.SnapshotResult{}, invalidSnapshot("uid", err.Error())
 	}
 	if req.UID != "" && req.UID != uid {
-		return agentapi.SnapshotResult{}, invalid("uid", fmt.Sprintf("is %q but the path says %q", req.UID, uid))
+		return agentapi.SnapshotResult{}, invalidSnapshot("uid", fmt.Sprintf("is %q but the path says %q", req.UID, uid))
 	}
 	if err := req.Validate(); err != nil {
 		return agentapi.SnapshotResult{}, err
@@ -56,13 +68,13 @@ func (a *Agent) takeSnapshot(ctx context.Context, uid string, req agentapi.Snaps
 	if rt == nil {
 		return agentapi.SnapshotResult{}, ErrNotRunning
 	}
-	dir := rt.policy.Snapshots.Dir
-	if dir == "" {
-		return agentapi.SnapshotResult{}, invalid("snapshots.dir", "is not set in the applied policy: snapshots are off")
+	dir, err := snapshotsDir(rt)
+	if err != nil {
+		return agentapi.SnapshotResult{}, err
 	}
 	path := filepath.Join(dir, uid+SnapshotExt)
 	if filepath.Dir(path) != dir {
-		return agentapi.SnapshotResult{}, invalid("uid", "does not name a file in snapshots.dir")
+		return agentapi.SnapshotResult{}, invalidSnapshot("uid", "does not name a file in snapshots.dir")
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return agentapi.SnapshotResult{}, fmt.Errorf("agent: snapshot: %w", err)
@@ -75,7 +87,6 @@ func (a *Agent) takeSnapshot(ctx context.Context, uid string, req agentapi.Snaps
 	watermark := a.inval.watermark()
 	opts := cache.SnapshotOptions{Watermark: uint64(watermark)}
 	var info cache.SnapshotInfo
-	var err error
 	if req.Layers == agentapi.LayersAll {
 		info, err = rt.stack.SnapshotFile(ctx, path, opts)
 	} else {

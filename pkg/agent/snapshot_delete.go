@@ -27,11 +27,8 @@ import (
 // os.Root opened on the directory, which refuses any name that would
 // resolve outside it.
 func (a *Agent) deleteSnapshot(uid string) (agentapi.SnapshotDeleteResult, error) {
-	invalid := func(field, msg string) error {
-		return &agentapi.ValidationError{What: "snapshot", Errors: []agentapi.FieldError{{Field: field, Message: msg}}}
-	}
 	if err := agentapi.ValidateUID(uid); err != nil {
-		return agentapi.SnapshotDeleteResult{}, invalid("uid", err.Error())
+		return agentapi.SnapshotDeleteResult{}, invalidSnapshot("uid", err.Error())
 	}
 	a.opsMu.Lock()
 	defer a.opsMu.Unlock()
@@ -40,9 +37,9 @@ func (a *Agent) deleteSnapshot(uid string) (agentapi.SnapshotDeleteResult, error
 	if rt == nil {
 		return agentapi.SnapshotDeleteResult{}, ErrNotRunning
 	}
-	dir := rt.policy.Snapshots.Dir
-	if dir == "" {
-		return agentapi.SnapshotDeleteResult{}, invalid("snapshots.dir", "is not set in the applied policy: snapshots are off")
+	dir, err := snapshotsDir(rt)
+	if err != nil {
+		return agentapi.SnapshotDeleteResult{}, err
 	}
 	name := uid + SnapshotExt
 	res := agentapi.SnapshotDeleteResult{UID: uid, Path: filepath.Join(dir, name)}
