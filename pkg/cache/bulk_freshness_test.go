@@ -125,9 +125,7 @@ func TestGetManyReadsCountTowardsAdaptiveTTL(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			clock := cachetest.NewManualClock()
-			s := newStack(t, cache.Options{Clock: clock, TTL: time.Minute,
-				AdaptiveTTL: &cache.AdaptiveTTL{HotAfter: 2, Step: 30 * time.Second, Max: 2 * time.Minute}})
+			s, clock := newAdaptiveStack(t)
 			v := cache.Typed[int](s)
 			ctx := context.Background()
 			must(t, v.Set(ctx, "hot", 1))

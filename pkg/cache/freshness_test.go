@@ -105,11 +105,19 @@ func TestSlidingTTLRestartsFreshnessOnEveryLayer(t *testing.T) {
 	}
 }
 
-func TestAdaptiveTTLLengthensHotKeys(t *testing.T) {
-	t.Parallel()
+// newAdaptiveStack is a Stack on a manual clock whose TTL of one minute
+// grows by 30s per read once a key has been read twice, up to two minutes.
+func newAdaptiveStack(t *testing.T) (*cache.Stack, *cachetest.ManualClock) {
+	t.Helper()
 	clock := cachetest.NewManualClock()
 	s := newStack(t, cache.Options{Clock: clock, TTL: time.Minute,
 		AdaptiveTTL: &cache.AdaptiveTTL{HotAfter: 2, Step: 30 * time.Second, Max: 2 * time.Minute}})
+	return s, clock
+}
+
+func TestAdaptiveTTLLengthensHotKeys(t *testing.T) {
+	t.Parallel()
+	s, _ := newAdaptiveStack(t)
 	v := cache.Typed[int](s)
 	ctx := context.Background()
 	must(t, v.Set(ctx, "hot", 1))
