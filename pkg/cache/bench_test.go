@@ -89,6 +89,43 @@ func BenchmarkMissFetch(b *testing.B) {
 	}
 }
 
+// BenchmarkGetManyMissFetch measures GetMany of ten cold keys resolved by
+// one call of a bulk fetcher (shared with concurrent callers through the
+// single flight), from a caller whose context cannot end and from one whose
+// context can, as BenchmarkMissFetch does for Get.
+func BenchmarkGetManyMissFetch(b *testing.B) {
+	keys := []string{"k0", "k1", "k2", "k3", "k4", "k5", "k6", "k7", "k8", "k9"}
+	for _, bc := range []struct {
+		name string
+		ctx  func(*testing.B) context.Context
+	}{
+		{"background", func(*testing.B) context.Context { return context.Background() }},
+		{"request", func(b *testing.B) context.Context { return b.Context() }},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			s := newStack(b, cache.Options{TTL: time.Hour})
+			v := cache.Typed[int](s)
+			ctx := bc.ctx(b)
+			fetch := func(_ context.Context, keys []string) (map[string]int, error) {
+				out := make(map[string]int, len(keys))
+				for i, k := range keys {
+					out[k] = i
+				}
+				return out, nil
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := s.DeleteMany(ctx, keys); err != nil {
+					b.Fatal(err)
+				}
+				if got, err := v.GetMany(ctx, keys, fetch); err != nil || len(got) != len(keys) {
+					b.Fatalf("GetMany = %d values, %v; want %d", len(got), err, len(keys))
+				}
+			}
+		})
+	}
+}
+
 // BenchmarkGetManyL1Hit measures GetMany of ten keys that are all in the
 // memory layer, without and with a fresh-hit policy (AdaptiveTTL counts
 // every hit in the key's profile).

@@ -42,9 +42,15 @@ type BulkFetcher[T any] func(ctx context.Context, keys []string) (map[string]T, 
 //
 // The result maps each found key to its value; keys that are missing (with
 // no fetcher), cached as not found, or not returned by fetch are absent.
-// Unlike Get, concurrent calls do not share fetches of missing keys: each
-// GetMany calls fetch for its own misses, and neither joins nor is joined by
-// a Get fetching the same key.
+// Missing keys are fetched as Get fetches a miss, in one call for all of
+// them: a key that another caller is fetching (by Get or by GetMany) waits
+// for that fetch instead, and callers of Get or GetMany that miss a key
+// while this call fetches it wait for this fetch. A caller whose context
+// ends stops waiting, but a fetch goes on as long as a caller of any of its
+// keys waits for it. A key whose fetch failed is absent, and GetMany returns
+// the errors of the failed fetches (joined) with the values of the other
+// keys. Options.Coordinator does not apply: GetMany shares fetches within
+// this instance, not across instances.
 func (v *View[T]) GetMany(ctx context.Context, keys []string, fetch BulkFetcher[T], opts ...Option) (map[string]T, error) {
 	c := v.s.c
 	if c.closed.Load() {
@@ -188,24 +194,35 @@ func (v *View[T]) GetMany(ctx context.Context, keys []string, fetch BulkFetcher[
 		}
 		return out, nil
 	}
-	fetched, err := v.fetchMany(ctx, keys, qkeys, pending, fcs, fetch, co.clone())
+	fetched, ferrs := v.fetchMany(ctx, keys, qkeys, pending, fcs, fetch, co.clone(), false)
 	for k, val := range fetched {
 		out[k] = val
 	}
-	if err != nil && len(fallback) > 0 {
-		// The fetch failed: entries in their stale-if-error window are
-		// served, as Get serves them. The error stands only for real
-		// misses, which have no value to fall back on.
-		c.metrics.refreshErrors.inc()
-		for i, f := range fallback {
+	// A key whose fetch failed is served its entry in the stale-if-error
+	// window, as Get serves it. The error stands only for the keys with no
+	// such value to fall back on.
+	var errs []error
+	served := false
+	for _, i := range pending {
+		ferr, failed := ferrs[i]
+		if !failed {
+			continue
+		}
+		if f, ok := fallback[i]; ok {
 			out[keys[i]] = f.val
 			c.served(qkeys[i], f.layer, StateStaleIfError)
+			served = true
+			continue
 		}
-		if len(fallback) == len(pending) {
-			err = nil
-		}
+		errs = appendDistinct(errs, ferr)
 	}
-	return out, err
+	if served {
+		c.metrics.refreshErrors.inc()
+	}
+	if len(errs) == 1 {
+		return out, errs[0]
+	}
+	return out, errors.Join(errs...)
 }
 
 // reportHit emits the event of a hit in layer li.
@@ -274,60 +291,6 @@ func (v *View[T]) backfillMany(ctx context.Context, src int, items []Item, fcs [
 		}
 	})
 	c.metrics.fencedWrites.add(uint64(fenced))
-}
-
-// fetchMany calls fetch for the pending keys and stores what it returns.
-func (v *View[T]) fetchMany(ctx context.Context, keys, qkeys []string, pending []int, fcs []fence,
-	fetch BulkFetcher[T], co *callOptions) (map[string]T, error) {
-	c := v.s.c
-	ask := make([]string, len(pending))
-	for j, i := range pending {
-		ask[j] = keys[i]
-	}
-	// The bulk fetch runs on the caller's goroutine, outside the flight,
-	// whose Cancel ends the other fetches at Close: this one ends then too.
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	stop := context.AfterFunc(c.life, cancel)
-	defer stop()
-	var got map[string]T
-	_, err := c.callFetcher(ctx, "", co.group, func(ctx context.Context) (any, error) {
-		var err error
-		got, err = fetch(ctx, ask)
-		return nil, err
-	})
-	if err != nil {
-		return nil, err
-	}
-	dropUnasked(got, ask)
-	now := c.clock.NowNano()
-	var itemFences []fence
-	perLayer := make([][]Item, len(c.layers))
-	for _, i := range pending {
-		val, ok := got[keys[i]]
-		if !ok && c.negativeTTL(co) == 0 {
-			continue
-		}
-		entries, err := c.buildEntries(now, qkeys[i], val, !ok, co)
-		if err != nil {
-			return got, fmt.Errorf("cache: store fetched %q: %w", keys[i], err)
-		}
-		for li := range perLayer {
-			perLayer[li] = append(perLayer[li], Item{Key: qkeys[i], Entry: entries[li]})
-		}
-		itemFences = append(itemFences, fcs[i])
-	}
-	if len(itemFences) == 0 {
-		return got, nil
-	}
-	wctx := context.WithoutCancel(ctx)
-	// A layer that fails to store a fetched value is counted and reported by
-	// writeManyLayers; the callers still get the values.
-	fenced := c.fences.writeManyIfCurrent(itemFences, func(current []int) {
-		_ = c.writeManyLayers(wctx, perLayer, current)
-	})
-	c.metrics.fencedWrites.add(uint64(fenced))
-	return got, nil
 }
 
 // fallbackValue is a value GetMany found in its stale-if-error window, in

@@ -30,7 +30,9 @@ func (c *core) freshHits(ctx context.Context, qkeys []string, hits []freshRef, c
 // bulk fetcher. A key whose background refresh is already running (started
 // by Get or another GetMany) is left to it, and the keys this one refreshes
 // are marked as running until it ends, so neither Get nor GetMany starts a
-// second refresh of them meanwhile. Refreshes are counted and reported
+// second refresh of them meanwhile. The fetch goes through the
+// single-flight group, as Get's refresh does: a key that a caller is
+// fetching already waits for that fetch. Refreshes are counted and reported
 // (EventRefresh) key by key, as Get's are. The goroutine is owned by the
 // Stack: Close cancels and waits for it.
 func (v *View[T]) refreshManyInBackground(keys, qkeys []string, due []int, fetch BulkFetcher[T], co callOptions) {
@@ -54,14 +56,12 @@ func (v *View[T]) refreshManyInBackground(keys, qkeys []string, due []int, fetch
 		ctx, cancel := context.WithTimeout(c.life, c.opts.RefreshTimeout)
 		defer cancel()
 		start := time.Now()
-		_, err := v.fetchMany(ctx, keys, qkeys, due, fcs, fetch, wo)
-		if err != nil {
-			c.metrics.refreshErrors.add(uint64(len(due)))
-		}
+		_, errs := v.fetchMany(ctx, keys, qkeys, due, fcs, fetch, wo, true)
+		c.metrics.refreshErrors.add(uint64(len(errs)))
 		if c.events.active() {
 			took := time.Since(start)
-			for _, qk := range running {
-				c.events.emit(Event{Type: EventRefresh, Key: qk, Err: err, Duration: took})
+			for _, i := range due {
+				c.events.emit(Event{Type: EventRefresh, Key: qkeys[i], Err: errs[i], Duration: took})
 			}
 		}
 	}()

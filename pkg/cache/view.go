@@ -242,9 +242,18 @@ func (v *View[T]) recheckAll(ctx context.Context, qk string) (flightResult, bool
 
 // recheckLayer reads l quietly (no counters, no events, no backfill).
 func (v *View[T]) recheckLayer(ctx context.Context, qk string, l *layerState) (flightResult, bool) {
-	c := v.s.c
 	e, ok, err := l.Get(ctx, qk)
-	if err != nil || !ok || e.State(c.clock.NowNano()) != StateFresh {
+	if err != nil {
+		return flightResult{}, false
+	}
+	return v.freshResult(l, ok, &e)
+}
+
+// freshResult returns the result an entry read again from l gives a
+// fetch: found, fresh, and decodable.
+func (v *View[T]) freshResult(l *layerState, found bool, e *Entry) (flightResult, bool) {
+	c := v.s.c
+	if !found || e.State(c.clock.NowNano()) != StateFresh {
 		return flightResult{}, false
 	}
 	if e.Negative {

@@ -13,6 +13,9 @@
 //     every waiter gets a *PanicError;
 //   - its owner can cancel every call at once when it shuts down (Cancel).
 //
+// DoMany does the same for many keys with one function, joining the keys
+// that have a call running and leading the others together.
+//
 // x/sync/singleflight runs fn on the first caller's goroutine, so that caller
 // cannot leave early without abandoning the others; that is why this package
 // exists.
@@ -48,6 +51,7 @@ type call[V any] struct {
 	err        error
 	waiters    int                // callers still waiting; guarded by Group.mu
 	cancel     context.CancelFunc // cancels the call's context
+	batch      *batch             // the calls sharing its context (DoMany); nil for Do's
 	prev, next *call[V]           // in Group.running; guarded by Group.mu
 }
 
@@ -106,18 +110,38 @@ func (g *Group[K, V]) wait(ctx context.Context, key K, c *call[V], shared bool) 
 		return c.val, shared, c.err
 	case <-ctx.Done():
 	}
-	g.mu.Lock()
-	c.waiters--
-	last := c.waiters == 0
-	if last && g.m[key] == c {
-		delete(g.m, key)
-	}
-	g.mu.Unlock()
-	if last {
-		c.cancel()
-	}
+	g.leave([]K{key}, []*call[V]{c})
 	var zero V
 	return zero, shared, ctx.Err()
+}
+
+// leave takes a caller whose context ended off calls[i] (the call of
+// keys[i]), and cancels the calls left with no caller. A call of DoMany's
+// is cancelled only when the last caller of every call sharing its context
+// has left.
+func (g *Group[K, V]) leave(keys []K, calls []*call[V]) {
+	var cancels []context.CancelFunc
+	g.mu.Lock()
+	for i, c := range calls {
+		c.waiters--
+		if c.waiters > 0 {
+			continue
+		}
+		if g.m[keys[i]] == c {
+			delete(g.m, keys[i])
+		}
+		if c.batch != nil {
+			c.batch.live--
+			if c.batch.live > 0 {
+				continue
+			}
+		}
+		cancels = append(cancels, c.cancel)
+	}
+	g.mu.Unlock()
+	for _, cancel := range cancels {
+		cancel()
+	}
 }
 
 func (g *Group[K, V]) run(ctx context.Context, key K, c *call[V], fn func(context.Context) (V, error)) {
