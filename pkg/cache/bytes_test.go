@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -109,5 +110,56 @@ func TestBackfillFromDiskKeepsRemainingTTL(t *testing.T) {
 	}
 	if report[1].Size == 0 {
 		t.Error("Inspect reports no size for the disk entry")
+	}
+}
+
+func TestAFetchedValueTooLargeToStoreIsReturnedNotStored(t *testing.T) {
+	t.Parallel()
+	big := strings.Repeat("x", 2048)
+	for _, tc := range []struct {
+		name string
+		read func(ctx context.Context, v *cache.View[string]) (string, error)
+	}{
+		{"Get", func(ctx context.Context, v *cache.View[string]) (string, error) {
+			return v.Get(ctx, "big", func(context.Context) (string, error) { return big, nil })
+		}},
+		{"GetMany", func(ctx context.Context, v *cache.View[string]) (string, error) {
+			got, err := v.GetMany(ctx, []string{"big"}, func(context.Context, []string) (map[string]string, error) {
+				return map[string]string{"big": big}, nil
+			})
+			return got["big"], err
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			s := newStack(t, cache.Options{MaxValueBytes: 1024}, newMemory(t, "memory", nil), newDisk(t, nil))
+			v := cache.Typed[string](s)
+			var events []cache.Event
+			var mu sync.Mutex
+			stop := s.Subscribe(func(e cache.Event) {
+				if e.Type == cache.EventError {
+					mu.Lock()
+					events = append(events, e)
+					mu.Unlock()
+				}
+			})
+			defer stop()
+			got, err := tc.read(ctx, v)
+			if err != nil || got != big {
+				t.Fatalf("read = %d bytes, %v; want the fetched 2 KiB value", len(got), err)
+			}
+			if _, err := v.Get(ctx, "big", nil); !errors.Is(err, cache.ErrMiss) {
+				t.Errorf("Get after the fetch = %v, want ErrMiss (nothing stored)", err)
+			}
+			if n := s.Stats().WriteFailures; n != 1 {
+				t.Errorf("write failures = %d, want 1", n)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if len(events) != 1 || !errors.Is(events[0].Err, cache.ErrTooLarge) || events[0].Key != "big" {
+				t.Errorf("error events = %+v, want one ErrTooLarge for big", events)
+			}
+		})
 	}
 }
