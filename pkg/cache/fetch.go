@@ -34,9 +34,9 @@ func (c *core) runFetch(ctx context.Context, qk string, fc fence, fn func(contex
 // callFetcher runs fn under Options.FetchTimeout, and counts and reports the
 // call. qk names the key in events ("" for bulk fetches). ctx must end when
 // the Stack closes: the flight's contexts do (Close cancels the flight), and
-// fetchMany derives its own from the Stack's lifetime. A fetch without a
-// timeout thus runs in the context it is given, with no context, timer or
-// registration of its own on the miss path.
+// every fetch, single or bulk, runs in one. A fetch without a timeout thus
+// runs in the context it is given, with no context, timer or registration of
+// its own on the miss path.
 func (c *core) callFetcher(ctx context.Context, qk, group string, fn func(context.Context) (any, error)) (any, error) {
 	if c.opts.FetchTimeout > 0 {
 		var cancel context.CancelFunc

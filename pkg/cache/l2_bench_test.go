@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/maypok86/otter/v2"
+
 	"github.com/layercache/layercache/internal/redistest"
 	"github.com/layercache/layercache/pkg/cache"
 	"github.com/layercache/layercache/pkg/cache/codec"
@@ -32,22 +34,100 @@ import (
 // Redis). ns/op is the mean of all reads; l2-ns and raw-ns are the mean
 // time of each kind, and l2/raw their ratio.
 //
-// Two more stacks split the cost: json-redis-only has no memory layer (the
-// read and the decoding, no backfill), and json-map-l1 backfills into
+// Three more stacks split the cost: json-redis-only has no memory layer
+// (the read and the decoding, no backfill), and json-map-l1 backfills into
 // mapLayer instead of the memory layer (a backfill that costs next to
 // nothing), so the difference to json is the memory layer's insert.
+//
+// Two cases have no Stack and set a floor: by-hand does by hand what an L2
+// hit cannot do without (the Redis layer's Get, decoding with the codec, an
+// insert into the same memory layer), so the difference to json is all the
+// Stack adds; by-hand-otter inserts into a raw otter cache with otter's
+// defaults instead (its own maintenance executor), the store the memory
+// layer wraps.
 func BenchmarkL2Hit(b *testing.B) {
+	stack := func(l1 func(*testing.B) cache.Layer) l2Reader {
+		return func(b *testing.B, c codec.Codec, l2 cache.Layer) (func(context.Context, string) error, *cache.Stack) {
+			layers := []cache.Layer{l2}
+			if l1 != nil {
+				layers = append([]cache.Layer{l1(b)}, layers...)
+			}
+			s := newStack(b, cache.Options{TTL: time.Hour, Codec: c}, layers...)
+			v := cache.Typed[user](s)
+			return func(ctx context.Context, key string) error { _, err := v.Get(ctx, key, nil); return err }, s
+		}
+	}
 	for _, bc := range []struct {
-		name  string
-		codec codec.Codec
-		l1    func(*testing.B) cache.Layer // nil: no memory layer
+		name   string
+		codec  codec.Codec
+		reader l2Reader
 	}{
-		{"json", codec.JSON{}, l2Memory},
-		{"msgpack", codec.MessagePack{}, l2Memory},
-		{"json-redis-only", codec.JSON{}, nil},
-		{"json-map-l1", codec.JSON{}, func(*testing.B) cache.Layer { return &mapLayer{} }},
+		{"json", codec.JSON{}, stack(l2Memory)},
+		{"msgpack", codec.MessagePack{}, stack(l2Memory)},
+		{"json-redis-only", codec.JSON{}, stack(nil)},
+		{"json-map-l1", codec.JSON{}, stack(func(*testing.B) cache.Layer { return &mapLayer{} })},
+		{"json-by-hand", codec.JSON{}, byHand(memoryInsert)},
+		{"json-by-hand-otter", codec.JSON{}, byHand(otterInsert)},
 	} {
-		b.Run(bc.name, func(b *testing.B) { benchmarkL2Hit(b, bc.codec, bc.l1) })
+		b.Run(bc.name, func(b *testing.B) { benchmarkL2Hit(b, bc.codec, bc.reader) })
+	}
+}
+
+// l2Reader builds the L2 read that BenchmarkL2Hit compares with a raw GET,
+// over l2 (a Redis layer holding every key), and the Stack it reads through
+// (nil if none).
+type l2Reader func(b *testing.B, c codec.Codec, l2 cache.Layer) (read func(ctx context.Context, key string) error, s *cache.Stack)
+
+// byHand returns the reader of the by-hand cases: the Redis layer's Get,
+// decoding the payload with the codec, and insert, with no Stack.
+func byHand(newInsert func(*testing.B) func(ctx context.Context, key string, e cache.Entry, u user) error) l2Reader {
+	return func(b *testing.B, c codec.Codec, l2 cache.Layer) (func(context.Context, string) error, *cache.Stack) {
+		insert := newInsert(b)
+		return func(ctx context.Context, key string) error {
+			e, found, err := l2.Get(ctx, key)
+			if err != nil {
+				return err
+			}
+			if !found {
+				return fmt.Errorf("by hand: %q is not in Redis", key)
+			}
+			var u user
+			if err := c.Unmarshal(e.Payload, &u); err != nil {
+				return err
+			}
+			return insert(ctx, key, e, u)
+		}, nil
+	}
+}
+
+// memoryInsert stores the decoded value in a memory layer bounded like
+// l2Memory, as the Stack's backfill does.
+func memoryInsert(b *testing.B) func(context.Context, string, cache.Entry, user) error {
+	mem := l2Memory(b)
+	b.Cleanup(func() { _ = mem.Close() })
+	return func(ctx context.Context, key string, e cache.Entry, u user) error {
+		e.Value, e.Payload = u, nil
+		return mem.Set(ctx, key, e)
+	}
+}
+
+// otterInsert stores the decoded value in a raw otter cache with l2Memory's
+// bound, per-entry expiry and a coarse clock, and otter's own executor.
+func otterInsert(b *testing.B) func(context.Context, string, cache.Entry, user) error {
+	clock := otter.NewCoarseClock(time.Millisecond)
+	b.Cleanup(clock.Stop)
+	mem, err := otter.New(&otter.Options[string, user]{
+		MaximumSize:      100,
+		ExpiryCalculator: otter.ExpiryWriting[string, user](time.Hour),
+		Clock:            clock,
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { mem.StopAllGoroutines() })
+	return func(_ context.Context, key string, _ cache.Entry, u user) error {
+		mem.Set(key, u)
+		return nil
 	}
 }
 
@@ -67,7 +147,7 @@ func l2Memory(b *testing.B) cache.Layer {
 	return mem
 }
 
-func benchmarkL2Hit(b *testing.B, c codec.Codec, l1 func(*testing.B) cache.Layer) {
+func benchmarkL2Hit(b *testing.B, c codec.Codec, reader l2Reader) {
 	ctx := context.Background()
 	srv := redistest.Shared(b)
 	client, prefix := srv.NewClient(b), redistest.Prefix(b)
@@ -80,12 +160,7 @@ func benchmarkL2Hit(b *testing.B, c codec.Codec, l1 func(*testing.B) cache.Layer
 	if err := cache.Typed[user](filler).SetMany(ctx, items); err != nil {
 		b.Fatal(err)
 	}
-	layers := []cache.Layer{newRedisLayer(b, client, prefix)}
-	if l1 != nil {
-		layers = append([]cache.Layer{l1(b)}, layers...)
-	}
-	s := newStack(b, cache.Options{TTL: time.Hour, Codec: c}, layers...)
-	v := cache.Typed[user](s)
+	read, s := reader(b, c, newRedisLayer(b, client, prefix))
 	var next, l2Total, rawTotal, l2Reads, rawReads atomic.Int64
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -98,7 +173,7 @@ func benchmarkL2Hit(b *testing.B, c codec.Codec, l1 func(*testing.B) cache.Layer
 			var err error
 			t := time.Now()
 			if (i/l2Block)%2 == 0 {
-				_, err = v.Get(ctx, key, nil)
+				err = read(ctx, key)
 				l2 += int64(time.Since(t))
 				nl2++
 			} else {
@@ -113,8 +188,10 @@ func benchmarkL2Hit(b *testing.B, c codec.Codec, l1 func(*testing.B) cache.Layer
 		}
 	})
 	b.StopTimer()
-	st := s.Stats()
-	b.ReportMetric(float64(st.Layers[len(st.Layers)-1].Hits)/float64(st.Hits), "l2-share")
+	if s != nil {
+		st := s.Stats()
+		b.ReportMetric(float64(st.Layers[len(st.Layers)-1].Hits)/float64(st.Hits), "l2-share")
+	}
 	if nl2, nraw := l2Reads.Load(), rawReads.Load(); nl2 > 0 && nraw > 0 {
 		l2, raw := float64(l2Total.Load())/float64(nl2), float64(rawTotal.Load())/float64(nraw)
 		b.ReportMetric(l2, "l2-ns")
