@@ -35,17 +35,7 @@ func BenchmarkL1Hit(b *testing.B) {
 // bound, per-entry expiry and coarse clock as the memory layer, read with
 // GetIfPresent.
 func BenchmarkOtterGet(b *testing.B) {
-	clock := otter.NewCoarseClock(time.Millisecond)
-	defer clock.Stop()
-	c, err := otter.New(&otter.Options[string, user]{
-		MaximumSize:      10_000,
-		ExpiryCalculator: otter.ExpiryWriting[string, user](time.Hour),
-		Clock:            clock,
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer c.StopAllGoroutines()
+	c := rawOtter[user](b, 10_000)
 	c.Set("user:1", user{ID: 1, Name: "Ada"})
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -58,19 +48,48 @@ func BenchmarkOtterGet(b *testing.B) {
 	})
 }
 
+// rawOtter returns an otter v2 cache of size entries configured as the
+// memory layer configures its store (per-entry expiry, a coarse clock), but
+// with otter's own maintenance executor. The benchmark's cleanup stops it.
+func rawOtter[V any](b *testing.B, size int) *otter.Cache[string, V] {
+	clock := otter.NewCoarseClock(time.Millisecond)
+	b.Cleanup(clock.Stop)
+	c, err := otter.New(&otter.Options[string, V]{
+		MaximumSize:      size,
+		ExpiryCalculator: otter.ExpiryWriting[string, V](time.Hour),
+		Clock:            clock,
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { c.StopAllGoroutines() })
+	return c
+}
+
+// callerContexts are the two kinds of caller of the miss benchmarks: one
+// whose context cannot end (a fetch runs on the caller's goroutine) and one
+// whose context can (a request's: the fetch runs on a goroutine of the
+// flight's, so that the caller can leave while others wait).
+func callerContexts() []struct {
+	name string
+	ctx  func(*testing.B) context.Context
+} {
+	return []struct {
+		name string
+		ctx  func(*testing.B) context.Context
+	}{
+		{"background", func(*testing.B) context.Context { return context.Background() }},
+		{"request", func(b *testing.B) context.Context { return b.Context() }},
+	}
+}
+
 // BenchmarkMissFetch measures a cold miss resolved by a fetcher (single
 // flight, encode-free memory store), from a caller whose context cannot end
 // (the fetch runs on the caller's goroutine) and from one whose context can
 // (a request's: the fetch runs on a goroutine of the flight's, so that the
 // caller can leave while others wait).
 func BenchmarkMissFetch(b *testing.B) {
-	for _, bc := range []struct {
-		name string
-		ctx  func(*testing.B) context.Context
-	}{
-		{"background", func(*testing.B) context.Context { return context.Background() }},
-		{"request", func(b *testing.B) context.Context { return b.Context() }},
-	} {
+	for _, bc := range callerContexts() {
 		b.Run(bc.name, func(b *testing.B) {
 			s := newStack(b, cache.Options{TTL: time.Hour})
 			v := cache.Typed[int](s)
@@ -95,13 +114,7 @@ func BenchmarkMissFetch(b *testing.B) {
 // context can, as BenchmarkMissFetch does for Get.
 func BenchmarkGetManyMissFetch(b *testing.B) {
 	keys := []string{"k0", "k1", "k2", "k3", "k4", "k5", "k6", "k7", "k8", "k9"}
-	for _, bc := range []struct {
-		name string
-		ctx  func(*testing.B) context.Context
-	}{
-		{"background", func(*testing.B) context.Context { return context.Background() }},
-		{"request", func(b *testing.B) context.Context { return b.Context() }},
-	} {
+	for _, bc := range callerContexts() {
 		b.Run(bc.name, func(b *testing.B) {
 			s := newStack(b, cache.Options{TTL: time.Hour})
 			v := cache.Typed[int](s)

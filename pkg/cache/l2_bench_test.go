@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/maypok86/otter/v2"
-
 	"github.com/layercache/layercache/internal/redistest"
 	"github.com/layercache/layercache/pkg/cache"
 	"github.com/layercache/layercache/pkg/cache/codec"
@@ -114,17 +112,7 @@ func memoryInsert(b *testing.B) func(context.Context, string, cache.Entry, user)
 // otterInsert stores the decoded value in a raw otter cache with l2Memory's
 // bound, per-entry expiry and a coarse clock, and otter's own executor.
 func otterInsert(b *testing.B) func(context.Context, string, cache.Entry, user) error {
-	clock := otter.NewCoarseClock(time.Millisecond)
-	b.Cleanup(clock.Stop)
-	mem, err := otter.New(&otter.Options[string, user]{
-		MaximumSize:      100,
-		ExpiryCalculator: otter.ExpiryWriting[string, user](time.Hour),
-		Clock:            clock,
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { mem.StopAllGoroutines() })
+	mem := rawOtter[user](b, 100)
 	return func(_ context.Context, key string, _ cache.Entry, u user) error {
 		mem.Set(key, u)
 		return nil

@@ -3,6 +3,7 @@ package singleflight
 import (
 	"context"
 	"errors"
+	"runtime"
 	"slices"
 	"testing"
 )
@@ -242,5 +243,40 @@ func TestCancelAndCloseCoverDoManyCalls(t *testing.T) {
 	g.Close()
 	if n := g.InFlight(); n != 0 {
 		t.Errorf("InFlight = %d after Close, want 0", n)
+	}
+}
+
+func TestGoexitInADoManyCallReachesEveryLedKeyAsAnError(t *testing.T) {
+	t.Parallel()
+	g := newGroup(t)
+	entered, release := make(chan struct{}), make(chan struct{})
+	leader := make(chan []Result[int], 1)
+	go func() {
+		leader <- g.DoMany(t.Context(), []string{"p", "q"}, func(context.Context, []string) (map[string]int, error) {
+			blockInCall(entered, release)
+			runtime.Goexit()
+			return nil, nil
+		})
+	}()
+	<-entered
+	waiter := make(chan error, 1)
+	go func() {
+		_, _, err := g.Do(t.Context(), "q", func(context.Context) (int, error) { return -1, nil })
+		waiter <- err
+	}()
+	waitForWaiters(t, g, "q", 2)
+	close(release)
+	if err := <-waiter; !errors.Is(err, ErrGoexit) {
+		t.Fatalf("waiter's error = %v, want ErrGoexit", err)
+	}
+	for _, r := range <-leader {
+		if !errors.Is(r.Err, ErrGoexit) {
+			t.Errorf("leader's result = %+v, want ErrGoexit", r)
+		}
+	}
+	if res := g.DoMany(t.Context(), []string{"p", "q"}, func(context.Context, []string) (map[string]int, error) {
+		return map[string]int{"p": 1, "q": 2}, nil
+	}); res[0].Val != 1 || res[1].Val != 2 {
+		t.Fatalf("DoMany after a Goexit = %+v, want new values", res)
 	}
 }
