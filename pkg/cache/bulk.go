@@ -49,8 +49,11 @@ type BulkFetcher[T any] func(ctx context.Context, keys []string) (map[string]T, 
 // ends stops waiting, but a fetch goes on as long as a caller of any of its
 // keys waits for it. A key whose fetch failed is absent, and GetMany returns
 // the errors of the failed fetches (joined) with the values of the other
-// keys. Options.Coordinator does not apply: GetMany shares fetches within
-// this instance, not across instances.
+// keys. With an Options.Coordinator that is a BulkCoordinator (redisflight
+// is), the fetch is shared across instances too: this instance fetches, in
+// one call, the missing keys no other instance is fetching, and receives
+// the others' results; with another Coordinator, fetches are shared within
+// this instance only.
 func (v *View[T]) GetMany(ctx context.Context, keys []string, fetch BulkFetcher[T], opts ...Option) (map[string]T, error) {
 	c := v.s.c
 	if c.closed.Load() {

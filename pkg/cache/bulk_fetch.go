@@ -47,6 +47,8 @@ func (v *View[T]) fetchMany(ctx context.Context, keys, qkeys []string, pending [
 		switch {
 		case r.Err != nil:
 			fail(i, r.Err)
+		case r.Val.err != nil:
+			fail(i, r.Val.err)
 		case r.Val.negative:
 		default:
 			val, ok := r.Val.value.(T)
@@ -61,42 +63,59 @@ func (v *View[T]) fetchMany(ctx context.Context, keys, qkeys []string, pending [
 	return got, errs
 }
 
-// fetchLed is the call fetchMany leads: it fetches the led keys (qualified)
-// with one call of fetch, stores the results under their fences, and
-// returns each key's result. Keys fetch does not return are "not found".
+// fetchLed is the call fetchMany leads: it fetches the led keys
+// (qualified) with one call of fetch, or through Options.Coordinator when
+// it coordinates many keys, and returns each key's result. Keys fetch does
+// not return are "not found"; a key whose fetch failed has its error, so
+// that the others keep their results (fetchLed itself never fails).
 func (v *View[T]) fetchLed(ctx context.Context, keys, led []string, at map[string]int, fcs []fence,
 	fetch BulkFetcher[T], co *callOptions, recheck bool) (map[string]flightResult, error) {
 	c := v.s.c
 	out := make(map[string]flightResult, len(led))
 	if recheck {
-		led = v.recheckMany(ctx, led, out)
+		led = v.recheckMany(ctx, led, c.layers[:1], out)
 		if len(led) == 0 {
 			return out, nil
 		}
+		if bc, ok := c.opts.Coordinator.(BulkCoordinator); ok {
+			v.coordinatedMany(ctx, keys, led, at, fcs, fetch, co, bc, out)
+			return out, nil
+		}
 	}
-	ask := make([]string, len(led))
-	for j, qk := range led {
+	v.fetchInto(ctx, keys, led, at, fcs, fetch, co, out)
+	return out, nil
+}
+
+// fetchInto calls fetch once for the keys of qkeys (qualified), stores what
+// it returns under their fences, and puts each key's result in out: its
+// value, "not found", or the fetch's error.
+func (v *View[T]) fetchInto(ctx context.Context, keys, qkeys []string, at map[string]int, fcs []fence,
+	fetch BulkFetcher[T], co *callOptions, out map[string]flightResult) {
+	ask := make([]string, len(qkeys))
+	for j, qk := range qkeys {
 		ask[j] = keys[at[qk]]
 	}
 	var got map[string]T
-	_, err := c.callFetcher(ctx, "", co.group, func(ctx context.Context) (any, error) {
+	_, err := v.s.c.callFetcher(ctx, "", co.group, func(ctx context.Context) (any, error) {
 		var err error
 		got, err = fetch(ctx, ask)
 		return nil, err
 	})
 	if err != nil {
-		return nil, err
+		for _, qk := range qkeys {
+			out[qk] = flightResult{err: err}
+		}
+		return
 	}
 	dropUnasked(got, ask)
-	for j, qk := range led {
+	for j, qk := range qkeys {
 		if val, ok := got[ask[j]]; ok {
 			out[qk] = flightResult{value: val}
 		} else {
 			out[qk] = flightResult{negative: true}
 		}
 	}
-	v.storeFetchedMany(ctx, led, ask, got, at, fcs, co)
-	return out, nil
+	v.storeFetchedMany(ctx, qkeys, ask, got, at, fcs, co)
 }
 
 // storeFetchedMany writes the values a bulk fetch returned (and "not found"
@@ -139,24 +158,30 @@ func (v *View[T]) storeFetchedMany(ctx context.Context, led, ask []string, got m
 	c.metrics.fencedWrites.add(uint64(fenced))
 }
 
-// recheckMany is recheck for many keys: it reads the fastest layer quietly
-// once for all of qkeys, puts the fresh entries' results in out, and returns
-// the keys still to fetch.
-func (v *View[T]) recheckMany(ctx context.Context, qkeys []string, out map[string]flightResult) []string {
-	l := &v.s.c.layers[0]
-	entries, found, err := l.GetMany(ctx, qkeys)
-	if err != nil {
-		return qkeys
-	}
-	rest := qkeys[:0:0]
-	for j, qk := range qkeys {
-		if r, ok := v.freshResult(l, found[j], &entries[j]); ok {
-			out[qk] = r
+// recheckMany is recheck for many keys: it reads layers quietly, in order,
+// each once for the keys still to fetch, puts the results of fresh entries
+// in out, and returns the keys still to fetch.
+func (v *View[T]) recheckMany(ctx context.Context, qkeys []string, layers []layerState, out map[string]flightResult) []string {
+	for i := range layers {
+		if len(qkeys) == 0 {
+			break
+		}
+		l := &layers[i]
+		entries, found, err := l.GetMany(ctx, qkeys)
+		if err != nil {
 			continue
 		}
-		rest = append(rest, qk)
+		rest := qkeys[:0:0]
+		for j, qk := range qkeys {
+			if r, ok := v.freshResult(l, found[j], &entries[j]); ok {
+				out[qk] = r
+				continue
+			}
+			rest = append(rest, qk)
+		}
+		qkeys = rest
 	}
-	return rest
+	return qkeys
 }
 
 // appendDistinct appends err to errs unless an equal error is there.

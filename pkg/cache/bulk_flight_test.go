@@ -244,3 +244,34 @@ func TestStampedeOfGetManyCallersFetchesEachKeyOnce(t *testing.T) {
 		t.Errorf("dedupes = %d, want %d", st.Dedupes, (callers-1)*len(keys))
 	}
 }
+
+func TestGetJoiningAGetManyFetchGetsItsKeysError(t *testing.T) {
+	t.Parallel()
+	s := newStack(t, cache.Options{})
+	v := cache.Typed[int](s)
+	ctx := t.Context()
+	down := errors.New("origin down")
+	release := make(chan struct{})
+	bulkErr := make(chan error, 1)
+	go func() {
+		_, err := v.GetMany(ctx, []string{"k", "l"}, func(context.Context, []string) (map[string]int, error) {
+			<-release
+			return nil, down
+		})
+		bulkErr <- err
+	}()
+	waitForWaiting(t, s, "k", 1)
+	getErr := make(chan error, 1)
+	go func() {
+		_, err := v.Get(ctx, "k", func(context.Context) (int, error) { return -1, nil })
+		getErr <- err
+	}()
+	waitForWaiting(t, s, "k", 2)
+	close(release)
+	if err := <-getErr; !errors.Is(err, down) {
+		t.Errorf("Get joining the failed bulk fetch = %v, want its error", err)
+	}
+	if err := <-bulkErr; !errors.Is(err, down) {
+		t.Errorf("GetMany = %v, want the fetch's error", err)
+	}
+}

@@ -46,17 +46,10 @@ func (v *View[T]) coordinated(ctx context.Context, qk string, fc fence, fetch Fe
 		} else {
 			local, localErr = c.runFetch(ctx, qk, fc, v.fetchFunc(fetch), co)
 		}
-		switch {
-		case localErr != nil:
+		if localErr != nil {
 			return Result{Err: localErr.Error()}
-		case local.negative:
-			return Result{NotFound: true}
 		}
-		p, err := c.codec.Marshal(local.value)
-		if err != nil {
-			return Result{Err: fmt.Sprintf("encode result: %v", err)}
-		}
-		return Result{Payload: p}
+		return c.toRemote(local)
 	})
 	if led {
 		// The leader's callers get its own value and error, not a copy that
@@ -64,19 +57,37 @@ func (v *View[T]) coordinated(ctx context.Context, qk string, fc fence, fetch Fe
 		return local, localErr
 	}
 	if err != nil {
-		if ctx.Err() != nil || isTimeout(err) {
-			return flightResult{}, fmt.Errorf("cache: coordinated fetch of %q: %w", qk, err)
+		if fatal := c.coordinationFailed(ctx, qk, err); fatal != nil {
+			return flightResult{}, fatal
 		}
 		// The coordination itself failed (Redis unreachable): fetch here,
 		// uncoordinated, rather than fail the callers. Availability wins
 		// over the one-fetch-per-fleet goal while Redis is down.
-		c.metrics.coordinatorErrors.inc()
-		if c.events.active() {
-			c.events.emit(Event{Type: EventError, Key: qk, Err: fmt.Errorf("cache: coordinator: %w", err)})
-		}
 		return c.runFetch(ctx, qk, fc, v.fetchFunc(fetch), co)
 	}
-	c.metrics.remoteResults.inc()
+	return v.fromRemote(qk, res)
+}
+
+// toRemote turns this instance's result for a key into the Result handed
+// to the instances waiting on it.
+func (c *core) toRemote(r flightResult) Result {
+	switch {
+	case r.err != nil:
+		return Result{Err: r.err.Error()}
+	case r.negative:
+		return Result{NotFound: true}
+	}
+	p, err := c.codec.Marshal(r.value)
+	if err != nil {
+		return Result{Err: fmt.Sprintf("encode result: %v", err)}
+	}
+	return Result{Payload: p}
+}
+
+// fromRemote counts and turns the Result of another instance's fetch of qk
+// into this one's.
+func (v *View[T]) fromRemote(qk string, res Result) (flightResult, error) {
+	v.s.c.metrics.remoteResults.inc()
 	switch {
 	case res.Err != "":
 		return flightResult{}, &RemoteFetchError{Key: qk, Msg: res.Err}
@@ -84,8 +95,24 @@ func (v *View[T]) coordinated(ctx context.Context, qk string, fc fence, fetch Fe
 		return flightResult{negative: true}, nil
 	}
 	p := new(T)
-	if err := c.codec.Unmarshal(res.Payload, p); err != nil {
+	if err := v.s.c.codec.Unmarshal(res.Payload, p); err != nil {
 		return flightResult{}, errors.Join(fmt.Errorf("cache: decode the leading instance's result for %q", qk), err)
 	}
 	return flightResult{value: *p}, nil
+}
+
+// coordinationFailed reports whether err, a failure of the coordination of
+// qk, ends the caller's read (its context ended, or the wait for another
+// instance's fetch timed out: fetching here would defeat the coordination),
+// returning the caller's error; otherwise (Redis unreachable) it counts
+// and reports the failure and the caller fetches on its own.
+func (c *core) coordinationFailed(ctx context.Context, qk string, err error) (fatal error) {
+	if ctx.Err() != nil || isTimeout(err) {
+		return fmt.Errorf("cache: coordinated fetch of %q: %w", qk, err)
+	}
+	c.metrics.coordinatorErrors.inc()
+	if c.events.active() {
+		c.events.emit(Event{Type: EventError, Key: qk, Err: fmt.Errorf("cache: coordinator: %w", err)})
+	}
+	return nil
 }

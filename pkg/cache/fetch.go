@@ -7,10 +7,13 @@ import (
 	"time"
 )
 
-// flightResult is what a shared fetch hands to every waiter.
+// flightResult is what a shared fetch hands to every waiter. err is the
+// failure of one key of a bulk fetch (GetMany), whose other keys may have
+// values; a fetch of one key fails with the flight's error instead.
 type flightResult struct {
 	value    any
 	negative bool
+	err      error
 }
 
 // runFetch calls fn and stores its result unless a write of qk happened

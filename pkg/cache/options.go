@@ -187,7 +187,8 @@ type Options struct {
 	// (pkg/cache/redisflight): of all the instances missing a key at once,
 	// one fetches and the others receive its result. If the coordination
 	// itself fails (Redis unreachable), the instance fetches on its own.
-	// The Stack closes it on Close when it has a Close method.
+	// GetMany is coordinated too when it is a BulkCoordinator. The Stack
+	// closes it on Close when it has a Close method.
 	//
 	// default: nil (one fetch per instance)
 	Coordinator Coordinator

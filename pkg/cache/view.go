@@ -212,6 +212,9 @@ func (v *View[T]) fetch(ctx context.Context, qk string, fc fence, fetch Fetcher[
 			c.events.emit(Event{Type: EventDedupe, Key: qk})
 		}
 	}
+	if err == nil {
+		err = res.err // the key's failure in a GetMany's fetch this call joined
+	}
 	if err != nil {
 		return zero, err
 	}

@@ -18,48 +18,67 @@ import (
 // lease expires.
 func (c *Coordinator) lead(ctx context.Context, key string, n names, lease string,
 	fetch func(context.Context) cache.Result,
-) (res cache.Result, err error) {
-	fence := fenceOf(lease)
-	// Redis work after the fetch must happen even when ctx has ended; it
-	// keeps ctx's values and is bounded by the lease, past which it no
-	// longer matters.
-	cleanup := func() (context.Context, context.CancelFunc) {
-		return context.WithTimeout(context.WithoutCancel(ctx), c.cfg.Lease)
-	}
+) (cache.Result, error) {
+	l := c.beginLead(ctx, key, n, lease)
+	defer l.stopRenewal()
+	defer func() {
+		if r := recover(); r != nil {
+			c.panicked(ctx, l, r)
+			panic(r)
+		}
+	}()
+	return c.endLead(ctx, l, fetch(ctx))
+}
 
+// leadership is a lease held while the fetch of its key runs.
+type leadership struct {
+	key          string
+	n            names
+	lease, fence string
+	stopRenewal  func() // stops renewing the lease and waits; idempotent
+}
+
+// beginLead starts renewing the lease whose value is lease, every
+// Options.RenewEvery until the leadership ends.
+func (c *Coordinator) beginLead(ctx context.Context, key string, n names, lease string) *leadership {
 	stop, renewed := make(chan struct{}), make(chan struct{})
 	go c.renew(context.WithoutCancel(ctx), n, lease, stop, renewed)
-	stopRenewal := sync.OnceFunc(func() {
+	return &leadership{key: key, n: n, lease: lease, fence: fenceOf(lease), stopRenewal: sync.OnceFunc(func() {
 		close(stop)
 		<-renewed
-	})
-	defer stopRenewal()
+	})}
+}
 
-	defer func() {
-		r := recover()
-		if r == nil {
-			return
-		}
-		stopRenewal()
-		cctx, cancel := cleanup()
-		_, _ = c.finish(cctx, n, lease, fence, cache.Result{Err: fmt.Sprintf("redisflight: the leader's fetch of %q panicked: %v", key, r)})
-		cancel()
-		panic(r)
-	}()
+// cleanup returns the context of the Redis work after a fetch, which must
+// happen even when ctx has ended; it keeps ctx's values and is bounded by
+// the lease, past which it no longer matters.
+func (c *Coordinator) cleanup(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), c.cfg.Lease)
+}
 
-	res = fetch(ctx)
-	stopRenewal()
-
-	cctx, cancel := cleanup()
+// endLead ends l with the fetch's res: it publishes res and drops the
+// lease, or, when ctx has ended and res failed (most likely because of
+// that: the failure is not the key's), releases the lease without a result
+// so that a waiter fetches at once, and returns an error.
+func (c *Coordinator) endLead(ctx context.Context, l *leadership, res cache.Result) (cache.Result, error) {
+	l.stopRenewal()
+	cctx, cancel := c.cleanup(ctx)
 	defer cancel()
 	if ctx.Err() != nil && res.Err != "" {
-		// The caller left and the fetch failed, most likely because of
-		// that: the failure is not the key's, so let a waiter fetch.
-		_ = luaRelease.Run(cctx, c.cfg.Client, n.keys(), lease, fence, n.done).Err()
-		return cache.Result{}, fmt.Errorf("redisflight: fetch of %q abandoned (%s): %w", key, res.Err, context.Cause(ctx))
+		_ = luaRelease.Run(cctx, c.cfg.Client, l.n.keys(), l.lease, l.fence, l.n.done).Err()
+		return cache.Result{}, fmt.Errorf("redisflight: fetch of %q abandoned (%s): %w", l.key, res.Err, context.Cause(ctx))
 	}
-	_, _ = c.finish(cctx, n, lease, fence, res)
+	_, _ = c.finish(cctx, l.n, l.lease, l.fence, res)
 	return res, nil
+}
+
+// panicked ends l after its fetch panicked with r: the waiters receive a
+// Result whose Err says so.
+func (c *Coordinator) panicked(ctx context.Context, l *leadership, r any) {
+	l.stopRenewal()
+	cctx, cancel := c.cleanup(ctx)
+	defer cancel()
+	_, _ = c.finish(cctx, l.n, l.lease, l.fence, cache.Result{Err: fmt.Sprintf("redisflight: the leader's fetch of %q panicked: %v", l.key, r)})
 }
 
 // finish runs luaFinish: it stores and announces res unless a newer lease

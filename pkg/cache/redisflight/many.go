@@ -1,0 +1,134 @@
+package redisflight
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"sync"
+
+	"github.com/layercache/layercache/pkg/cache"
+)
+
+var _ cache.BulkCoordinator = (*Coordinator)(nil)
+
+// DoMany is Do for many keys with one fetch. It claims each key's lease as
+// Do does; fetch is called once for the keys whose lease this call won,
+// while it waits, as Do waits, for the Results of the others, concurrently.
+// A waiter that takes over from a leader that disappeared calls fetch for
+// its key alone. fetch returns a Result per key it is given; a key it
+// leaves out is not found.
+//
+// It returns a Result per key and, for each key whose coordination failed
+// (a claim that did not reach Redis, a wait that ended with ctx, the wait
+// timeout or Close, an invalid key), an error as Do's; every key is in one
+// of the two maps. The leases of the keys this call leads are renewed and
+// their Results published one by one, as Do's are. If fetch panics, every
+// led key's waiters receive a Result saying so and the panic continues in
+// the caller; the waits of the other keys end by themselves (ctx, the wait
+// timeout or Close).
+func (c *Coordinator) DoMany(ctx context.Context, keys []string,
+	fetch func(ctx context.Context, keys []string) map[string]cache.Result,
+) (map[string]cache.Result, map[string]error) {
+	var mu sync.Mutex // guards results and errs once the waits run
+	results := make(map[string]cache.Result, len(keys))
+	errs := make(map[string]error)
+	fail := func(key string, err error) {
+		mu.Lock()
+		errs[key] = err
+		mu.Unlock()
+	}
+	select {
+	case <-c.closing:
+		for _, k := range keys {
+			errs[k] = ErrClosed
+		}
+		return results, errs
+	default:
+	}
+	type waiter struct {
+		key, token, fence string
+		n                 names
+	}
+	var leads []*leadership
+	var waits []waiter
+	for _, key := range keys {
+		if err := cache.ValidateKey(key); err != nil {
+			fail(key, fmt.Errorf("redisflight: %w", err))
+			continue
+		}
+		n := namesFor(c.cfg.Prefix, key)
+		token := rand.Text()
+		r, err := c.claim(ctx, n, token, "")
+		if err != nil {
+			fail(key, fmt.Errorf("redisflight: claim %q: %w", key, err))
+			continue
+		}
+		if r.outcome == claimLed {
+			leads = append(leads, c.beginLead(ctx, key, n, r.value))
+			continue
+		}
+		waits = append(waits, waiter{key: key, token: token, fence: fenceOf(r.value), n: n})
+	}
+	var wg sync.WaitGroup
+	for _, w := range waits {
+		wg.Go(func() {
+			res, err := c.wait(ctx, w.key, w.n, w.token, w.fence, func(ctx context.Context) cache.Result {
+				return resultFor(fetch(ctx, []string{w.key}), w.key)
+			})
+			if err != nil {
+				fail(w.key, err)
+				return
+			}
+			mu.Lock()
+			results[w.key] = res
+			mu.Unlock()
+		})
+	}
+	if len(leads) > 0 {
+		c.leadMany(ctx, leads, fetch, func(key string, res cache.Result, err error) {
+			if err != nil {
+				fail(key, err)
+				return
+			}
+			mu.Lock()
+			results[key] = res
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	return results, errs
+}
+
+// leadMany runs fetch once for the keys of leads, then ends each
+// leadership with its key's Result, as lead does for one, and reports each
+// key's outcome to done.
+func (c *Coordinator) leadMany(ctx context.Context, leads []*leadership,
+	fetch func(context.Context, []string) map[string]cache.Result,
+	done func(key string, res cache.Result, err error),
+) {
+	keys := make([]string, len(leads))
+	for i, l := range leads {
+		keys[i] = l.key
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			for _, l := range leads {
+				c.panicked(ctx, l, r)
+			}
+			panic(r)
+		}
+	}()
+	got := fetch(ctx, keys)
+	for _, l := range leads {
+		res, err := c.endLead(ctx, l, resultFor(got, l.key))
+		done(l.key, res, err)
+	}
+}
+
+// resultFor returns key's Result in got: not found when absent.
+func resultFor(got map[string]cache.Result, key string) cache.Result {
+	if r, ok := got[key]; ok {
+		return r
+	}
+	return cache.Result{NotFound: true}
+}
