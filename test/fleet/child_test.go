@@ -30,6 +30,8 @@ const (
 // with one line per command (watch events are extra lines):
 //
 //	stampede KEY N  N goroutines Get KEY; the fetcher INCRs PREFIX+"fetches"  -> "done ERRORS"
+//	stampedemany N KEY...  N goroutines GetMany KEYs; the fetcher INCRBYs
+//	                PREFIX+"fetches" by the number of keys it is asked for       -> "done ERRORS"
 //	load KEY        Get KEY with a fetcher (fills memory)                     -> "loaded"
 //	has KEY         is KEY in the memory layer?                               -> "yes" | "no"
 //	delete KEY      Delete KEY (publishes on the bus)                         -> "deleted UNIXNANO" (time before Delete)
@@ -82,6 +84,14 @@ func runChild() int {
 		n, err := client.Incr(ctx, prefix+"fetches").Result()
 		return "value-" + strconv.FormatInt(n, 10), err
 	}
+	fetchMany := func(ctx context.Context, keys []string) (map[string]string, error) {
+		n, err := client.IncrBy(ctx, prefix+"fetches", int64(len(keys))).Result()
+		out := make(map[string]string, len(keys))
+		for _, k := range keys {
+			out[k] = k + "-" + strconv.FormatInt(n, 10)
+		}
+		return out, err
+	}
 	say("ready")
 	in := bufio.NewScanner(os.Stdin)
 	for in.Scan() {
@@ -98,6 +108,24 @@ func runChild() int {
 			for range n {
 				wg.Go(func() {
 					if _, err := v.Get(ctx, f[1], fetch); err != nil {
+						mu.Lock()
+						errs++
+						mu.Unlock()
+					}
+				})
+			}
+			wg.Wait()
+			say("done %d", errs)
+		case "stampedemany":
+			n, _ := strconv.Atoi(f[1])
+			keys := f[2:]
+			var wg sync.WaitGroup
+			var mu sync.Mutex
+			errs := 0
+			for range n {
+				wg.Go(func() {
+					got, err := v.GetMany(ctx, keys, fetchMany)
+					if err != nil || len(got) != len(keys) {
 						mu.Lock()
 						errs++
 						mu.Unlock()

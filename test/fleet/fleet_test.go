@@ -125,6 +125,29 @@ func TestColdKeyAcrossProcessesIsFetchedOnce(t *testing.T) {
 	}
 }
 
+func TestColdKeysAcrossProcessesAreFetchedOnceByGetMany(t *testing.T) {
+	const processes, callers = 4, 25
+	fleet, prefix, srv := startFleet(t, processes)
+	// Every process asks for the same five keys and one of its own.
+	shared := "m0 m1 m2 m3 m4"
+	for i, m := range fleet {
+		m.send(t, "stampedemany %d %s own%d", callers, shared, i)
+	}
+	for i, m := range fleet {
+		if line := m.next(t, "done"); line != "done 0" {
+			t.Fatalf("child %d: %s", i, line)
+		}
+	}
+	client := srv.NewClient(t)
+	fetched, err := client.Get(context.Background(), prefix+"fetches").Int()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := 5 + processes; fetched != want {
+		t.Fatalf("%d processes x %d GetMany callers fetched %d keys in all, want %d (each key once)", processes, callers, fetched, want)
+	}
+}
+
 func TestInvalidationReachesEveryOtherProcess(t *testing.T) {
 	const processes = 4
 	fleet, _, _ := startFleet(t, processes)
