@@ -117,10 +117,9 @@
 // # Many keys
 //
 // DoMany (cache.BulkCoordinator, for GetMany) runs the same protocol for
-// each key with one fetch: it claims every key's lease, one claim at a
-// time; calls fetch once for the keys whose lease it took, renewing and
+// each key with one fetch: it claims every key's lease, in one pipeline;
+// calls fetch once for the keys whose lease it took, renewing and
 // finishing each lease as Do does; and waits, concurrently, for the others,
 // taking over a key whose leader disappeared and fetching it alone. The
-// claims are round trips of their own, so a GetMany of many cold keys pays
-// one round trip per key before it fetches.
+// finishes go in one pipeline too; each lease is renewed on its own.
 package redisflight

@@ -21,7 +21,7 @@ const testTimeout = 20 * time.Second
 
 // newCoordinator returns a Coordinator on client under prefix, with opts
 // applied, closed when t ends.
-func newCoordinator(t *testing.T, client redis.UniversalClient, prefix string, opts ...func(*redisflight.Options)) *redisflight.Coordinator {
+func newCoordinator(t testing.TB, client redis.UniversalClient, prefix string, opts ...func(*redisflight.Options)) *redisflight.Coordinator {
 	t.Helper()
 	o := redisflight.Options{Client: client, Prefix: prefix}
 	for _, f := range opts {

@@ -84,10 +84,13 @@ func (c *Coordinator) panicked(ctx context.Context, l *leadership, r any) {
 // finish runs luaFinish: it stores and announces res unless a newer lease
 // was taken, and drops the lease. It reports whether res was stored.
 func (c *Coordinator) finish(ctx context.Context, n names, lease, fence string, res cache.Result) (bool, error) {
-	rec := encodeRecord(fence, res, c.cfg.MaxResultBytes)
-	stored, err := luaFinish.Run(ctx, c.cfg.Client, n.keys(),
-		lease, fence, rec, c.cfg.ResultTTL.Milliseconds(), n.done).Int64()
+	stored, err := luaFinish.Run(ctx, c.cfg.Client, n.keys(), c.finishArgs(n, lease, fence, res)...).Int64()
 	return stored == 1, err
+}
+
+// finishArgs are luaFinish's arguments for res.
+func (c *Coordinator) finishArgs(n names, lease, fence string, res cache.Result) []any {
+	return []any{lease, fence, encodeRecord(fence, res, c.cfg.MaxResultBytes), c.cfg.ResultTTL.Milliseconds(), n.done}
 }
 
 // renew extends the lease every RenewEvery until stop is closed or the

@@ -6,13 +6,15 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/layercache/layercache/pkg/cache"
 )
 
 var _ cache.BulkCoordinator = (*Coordinator)(nil)
 
 // DoMany is Do for many keys with one fetch. It claims each key's lease as
-// Do does; fetch is called once for the keys whose lease this call won,
+// Do does, in one pipeline; fetch is called once for the keys whose lease this call won,
 // while it waits, as Do waits, for the Results of the others, concurrently.
 // A waiter that takes over from a leader that disappeared calls fetch for
 // its key alone. fetch returns a Result per key it is given; a key it
@@ -49,25 +51,31 @@ func (c *Coordinator) DoMany(ctx context.Context, keys []string,
 		key, token, fence string
 		n                 names
 	}
-	var leads []*leadership
-	var waits []waiter
+	var valid []string
 	for _, key := range keys {
 		if err := cache.ValidateKey(key); err != nil {
 			fail(key, fmt.Errorf("redisflight: %w", err))
 			continue
 		}
-		n := namesFor(c.cfg.Prefix, key)
-		token := rand.Text()
-		r, err := c.claim(ctx, n, token, "")
-		if err != nil {
+		valid = append(valid, key)
+	}
+	ns, tokens := make([]names, len(valid)), make([]string, len(valid))
+	for i, key := range valid {
+		ns[i], tokens[i] = namesFor(c.cfg.Prefix, key), rand.Text()
+	}
+	replies, claimErrs := c.claimNew(ctx, ns, tokens)
+	var leads []*leadership
+	var waits []waiter
+	for i, key := range valid {
+		r, err := replies[i], claimErrs[i]
+		switch {
+		case err != nil:
 			fail(key, fmt.Errorf("redisflight: claim %q: %w", key, err))
-			continue
+		case r.outcome == claimLed:
+			leads = append(leads, c.beginLead(ctx, key, ns[i], r.value))
+		default:
+			waits = append(waits, waiter{key: key, token: tokens[i], fence: fenceOf(r.value), n: ns[i]})
 		}
-		if r.outcome == claimLed {
-			leads = append(leads, c.beginLead(ctx, key, n, r.value))
-			continue
-		}
-		waits = append(waits, waiter{key: key, token: token, fence: fenceOf(r.value), n: n})
 	}
 	var wg sync.WaitGroup
 	for _, w := range waits {
@@ -119,9 +127,36 @@ func (c *Coordinator) leadMany(ctx context.Context, leads []*leadership,
 		}
 	}()
 	got := fetch(ctx, keys)
+	// End the leaderships as endLead does, with the finishes in one
+	// pipeline.
+	var finishing []*leadership
 	for _, l := range leads {
-		res, err := c.endLead(ctx, l, resultFor(got, l.key))
-		done(l.key, res, err)
+		res := resultFor(got, l.key)
+		if ctx.Err() != nil && res.Err != "" {
+			res, err := c.endLead(ctx, l, res) // abandoned: released, not finished
+			done(l.key, res, err)
+			continue
+		}
+		l.stopRenewal()
+		finishing = append(finishing, l)
+	}
+	if len(finishing) == 0 {
+		return
+	}
+	cctx, cancel := c.cleanup(ctx)
+	defer cancel()
+	pipe := c.cfg.Client.Pipeline()
+	cmds := make([]*redis.Cmd, len(finishing))
+	for i, l := range finishing {
+		cmds[i] = luaFinish.EvalSha(cctx, pipe, l.n.keys(), c.finishArgs(l.n, l.lease, l.fence, resultFor(got, l.key))...)
+	}
+	_, _ = pipe.Exec(cctx) // each command carries its own error
+	for i, l := range finishing {
+		res := resultFor(got, l.key)
+		if redis.HasErrorPrefix(cmds[i].Err(), "NOSCRIPT") {
+			_, _ = c.finish(cctx, l.n, l.lease, l.fence, res)
+		}
+		done(l.key, res, nil)
 	}
 }
 

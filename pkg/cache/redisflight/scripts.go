@@ -143,8 +143,34 @@ type claimReply struct {
 // claim runs luaClaim for n with the random token and the lowest
 // acceptable fencing token minFence ("" for none).
 func (c *Coordinator) claim(ctx context.Context, n names, token, minFence string) (claimReply, error) {
-	v, err := luaClaim.Run(ctx, c.cfg.Client, n.keys(),
-		token, c.cfg.Lease.Milliseconds(), c.cfg.fenceTTL.Milliseconds(), minFence).Slice()
+	return parseClaim(luaClaim.Run(ctx, c.cfg.Client, n.keys(),
+		token, c.cfg.Lease.Milliseconds(), c.cfg.fenceTTL.Milliseconds(), minFence).Slice())
+}
+
+// claimNew is claim for many new flights (no acceptable result) in one
+// pipeline. A claim that finds the script not loaded yet (NOSCRIPT) is run
+// again on its own, which loads it.
+func (c *Coordinator) claimNew(ctx context.Context, ns []names, tokens []string) ([]claimReply, []error) {
+	pipe := c.cfg.Client.Pipeline()
+	cmds := make([]*redis.Cmd, len(ns))
+	for i, n := range ns {
+		cmds[i] = luaClaim.EvalSha(ctx, pipe, n.keys(),
+			tokens[i], c.cfg.Lease.Milliseconds(), c.cfg.fenceTTL.Milliseconds(), "")
+	}
+	_, _ = pipe.Exec(ctx) // each command carries its own error
+	replies, errs := make([]claimReply, len(ns)), make([]error, len(ns))
+	for i, cmd := range cmds {
+		if redis.HasErrorPrefix(cmd.Err(), "NOSCRIPT") {
+			replies[i], errs[i] = c.claim(ctx, ns[i], tokens[i], "")
+			continue
+		}
+		replies[i], errs[i] = parseClaim(cmd.Slice())
+	}
+	return replies, errs
+}
+
+// parseClaim reads luaClaim's answer.
+func parseClaim(v []any, err error) (claimReply, error) {
 	if err != nil {
 		return claimReply{}, err
 	}

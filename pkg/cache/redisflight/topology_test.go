@@ -33,6 +33,7 @@ func TestDo_cluster(t *testing.T) {
 	for _, key := range topologyKeys {
 		stampede(t, coords, observed, key, 10)
 	}
+	bulkAcross(t, coords, observed)
 	wokenByAnnouncement(t, cluster.NewClient(t), cluster.NewClient(t))
 }
 
@@ -66,6 +67,7 @@ func TestDo_ring(t *testing.T) {
 	for _, key := range topologyKeys {
 		stampede(t, coords, observed, key, 10)
 	}
+	bulkAcross(t, coords, observed)
 	wokenByAnnouncement(t, redis.NewRing(&redis.RingOptions{Addrs: shards}), redis.NewRing(&redis.RingOptions{Addrs: shards}))
 }
 
@@ -101,4 +103,39 @@ func wokenByAnnouncement(t *testing.T, leaderClient, waiterClient redis.Universa
 	wo := goDo(ctx, t, waiter, "announced", mustNotFetch(t, "waiter"))
 	wantPayload(t, "leader", receive(ctx, t, lo, "leader"), "announced")
 	wantPayload(t, "waiter", receive(ctx, t, wo, "waiter"), "announced")
+}
+
+// bulkAcross runs DoMany of every topology key on two coordinators: the
+// first leads them all (its claims and finishes are pipelines spanning
+// slots or shards) and fetches once every key's lease has been seen by the
+// second, which receives every result and fetches nothing.
+func bulkAcross(t *testing.T, coords []*redisflight.Coordinator, observed signals) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
+	defer cancel()
+	entered := make(chan struct{})
+	lo := goDoMany(ctx, t, coords[0], topologyKeys, func(ctx context.Context, keys []string) map[string]cache.Result {
+		close(entered)
+		out := make(map[string]cache.Result, len(keys))
+		if err := observed.await(ctx, len(keys), "second instance's waits"); err != nil {
+			return out
+		}
+		for _, k := range keys {
+			out[k] = cache.Result{Payload: []byte("bulk " + k)}
+		}
+		return out
+	})
+	waitFor(ctx, t, entered, "the first instance's fetch started")
+	wo := goDoMany(ctx, t, coords[1], topologyKeys, func(context.Context, []string) map[string]cache.Result {
+		t.Error("the second instance fetched, want it to receive the first's results")
+		return nil
+	})
+	for who, out := range map[string]<-chan manyOutcome{"leader": lo, "waiter": wo} {
+		o := receiveMany(ctx, t, out, who)
+		for _, k := range topologyKeys {
+			if r := o.res[k]; string(r.Payload) != "bulk "+k || o.errs[k] != nil {
+				t.Errorf("%s: key %q = (%+v, %v), want payload %q", who, k, r, o.errs[k], "bulk "+k)
+			}
+		}
+	}
 }
