@@ -222,3 +222,30 @@ func TestDoMany_panickingFetchReachesTheWaitersOfEveryLedKey(t *testing.T) {
 		}
 	}
 }
+
+func TestDoMany_loadsItsScriptsOnAServerThatHasNone(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
+	defer cancel()
+	client := redistest.Start(t).NewClient(t)
+	if err := client.ScriptFlush(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	prefix := redistest.Prefix(t)
+	c := newCoordinator(t, client, prefix)
+	var log fetchLog
+	o := receiveMany(ctx, t, goDoMany(ctx, t, c, []string{"s1", "s2"}, log.fetch(nil)), "DoMany")
+	if want := map[string]string{"s1": "v:s1", "s2": "v:s2"}; !maps.Equal(payloads(o.res), want) || len(o.errs) != 0 {
+		t.Fatalf("DoMany = %v, %v; want %v", payloads(o.res), o.errs, want)
+	}
+	// The pipelined claims and finishes met NOSCRIPT and ran again: the
+	// leases are gone and the results stored.
+	for _, k := range []string{"s1", "s2"} {
+		if n, err := client.Exists(ctx, redisflight.LeaseKey(prefix, k)).Result(); err != nil || n != 0 {
+			t.Errorf("lease of %s: exists %d, %v; want gone", k, n, err)
+		}
+		if n, err := client.Exists(ctx, redisflight.ResultKey(prefix, k)).Result(); err != nil || n != 1 {
+			t.Errorf("result of %s: exists %d, %v; want stored", k, n, err)
+		}
+	}
+}
