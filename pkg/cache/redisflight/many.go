@@ -14,20 +14,22 @@ import (
 var _ cache.BulkCoordinator = (*Coordinator)(nil)
 
 // DoMany is Do for many keys with one fetch. It claims each key's lease as
-// Do does, in one pipeline; fetch is called once for the keys whose lease this call won,
-// while it waits, as Do waits, for the Results of the others, concurrently.
-// A waiter that takes over from a leader that disappeared calls fetch for
-// its key alone. fetch returns a Result per key it is given; a key it
-// leaves out is not found.
+// Do does, all in one pipeline; fetch is called once for the keys whose
+// lease this call won, while it waits, as Do waits and concurrently, for
+// the Results of the others. A waiter that takes over from a leader that
+// disappeared calls fetch for its key alone. fetch returns a Result per key
+// it is given; a key it leaves out is not found.
 //
 // It returns a Result per key and, for each key whose coordination failed
 // (a claim that did not reach Redis, a wait that ended with ctx, the wait
 // timeout or Close, an invalid key), an error as Do's; every key is in one
-// of the two maps. The leases of the keys this call leads are renewed and
-// their Results published one by one, as Do's are. If fetch panics, every
-// led key's waiters receive a Result saying so and the panic continues in
-// the caller; the waits of the other keys end by themselves (ctx, the wait
-// timeout or Close).
+// of the two maps. The leases of the keys this call leads are renewed as
+// Do's are, and their Results published together in one pipeline (an
+// abandoned leadership is released as Do's is). If fetch panics, every led
+// key's waiters receive a Result saying so and the panic continues in the
+// caller; the waits of the other keys end by themselves (ctx, the wait
+// timeout or Close). A fetch that panics after taking over a key panics in
+// the caller too, once every wait has ended.
 func (c *Coordinator) DoMany(ctx context.Context, keys []string,
 	fetch func(ctx context.Context, keys []string) map[string]cache.Result,
 ) (map[string]cache.Result, map[string]error) {
@@ -78,8 +80,20 @@ func (c *Coordinator) DoMany(ctx context.Context, keys []string,
 		}
 	}
 	var wg sync.WaitGroup
+	var panicked any // the first panic of a fetch run by a wait that took over; guarded by mu
 	for _, w := range waits {
 		wg.Go(func() {
+			defer func() {
+				// lead published the panic to the key's waiters; it
+				// continues in DoMany's caller, not on this goroutine.
+				if r := recover(); r != nil {
+					mu.Lock()
+					if panicked == nil {
+						panicked = r
+					}
+					mu.Unlock()
+				}
+			}()
 			res, err := c.wait(ctx, w.key, w.n, w.token, w.fence, func(ctx context.Context) cache.Result {
 				return resultFor(fetch(ctx, []string{w.key}), w.key)
 			})
@@ -104,6 +118,9 @@ func (c *Coordinator) DoMany(ctx context.Context, keys []string,
 		})
 	}
 	wg.Wait()
+	if panicked != nil {
+		panic(panicked)
+	}
 	return results, errs
 }
 

@@ -249,3 +249,32 @@ func TestDoMany_loadsItsScriptsOnAServerThatHasNone(t *testing.T) {
 		}
 	}
 }
+
+func TestDoMany_panicOfATakeOverFetchContinuesInTheCaller(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
+	defer cancel()
+	srv := redistest.Shared(t)
+	prefix := redistest.Prefix(t)
+	client := srv.NewClient(t)
+	// A leader that died holds k's lease: DoMany waits, takes over, and
+	// its fetch of k panics on the wait's goroutine.
+	const lease = 300 * time.Millisecond
+	if err := client.Set(ctx, redisflight.LeaseKey(prefix, "k"), "ghost:1", lease).Err(); err != nil {
+		t.Fatal(err)
+	}
+	c := newCoordinator(t, client, prefix, func(o *redisflight.Options) { o.Lease = lease })
+	recovered := make(chan any, 1)
+	go func() {
+		defer func() { recovered <- recover() }()
+		c.DoMany(ctx, []string{"k"}, func(context.Context, []string) map[string]cache.Result { panic("boom") })
+	}()
+	select {
+	case r := <-recovered:
+		if r != "boom" {
+			t.Fatalf("DoMany's caller recovered %v, want the fetch's panic", r)
+		}
+	case <-ctx.Done():
+		t.Fatal("DoMany did not return")
+	}
+}
