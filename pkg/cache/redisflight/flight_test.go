@@ -31,7 +31,6 @@ func TestDo_twoInstancesFetchOnce(t *testing.T) {
 
 func TestDo_outcomesReachWaiters(t *testing.T) {
 	t.Parallel()
-	srv := redistest.Shared(t)
 	for _, tc := range []struct {
 		name string
 		res  cache.Result
@@ -46,11 +45,7 @@ func TestDo_outcomesReachWaiters(t *testing.T) {
 			t.Parallel()
 			ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
 			defer cancel()
-			prefix := redistest.Prefix(t)
-			leader := newCoordinator(t, srv.NewClient(t), prefix)
-			waiter := newCoordinator(t, srv.NewClient(t), prefix)
-			waiting := newSignals()
-			redisflight.SetHooks(waiter, nil, waiting.hook)
+			leader, waiter, waiting := leaderAndWaiter(t)
 
 			started := make(chan struct{})
 			lo := goDo(ctx, t, leader, "k", func(ctx context.Context) cache.Result {
@@ -81,15 +76,8 @@ func TestDo_takesOverFromDeadLeader(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
 	defer cancel()
-	srv := redistest.Shared(t)
-	prefix := redistest.Prefix(t)
-	client := srv.NewClient(t)
 	// A leader that died: its lease is there, nobody renews it.
-	const lease = 300 * time.Millisecond
-	if err := client.Set(ctx, redisflight.LeaseKey(prefix, "k"), "ghost:1", lease).Err(); err != nil {
-		t.Fatal(err)
-	}
-	c := newCoordinator(t, client, prefix, func(o *redisflight.Options) { o.Lease = lease })
+	c := afterDeadLeader(ctx, t, "k")
 	waiting := newSignals()
 	redisflight.SetHooks(c, nil, waiting.hook)
 
@@ -111,14 +99,9 @@ func TestDo_abandonedLeadershipHandsOver(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
 	defer cancel()
-	srv := redistest.Shared(t)
-	prefix := redistest.Prefix(t)
 	// The default 30s lease outlasts the test: only a release lets the
 	// waiter take over in time.
-	leader := newCoordinator(t, srv.NewClient(t), prefix)
-	waiter := newCoordinator(t, srv.NewClient(t), prefix)
-	waiting := newSignals()
-	redisflight.SetHooks(waiter, nil, waiting.hook)
+	leader, waiter, waiting := leaderAndWaiter(t)
 
 	leaderCtx, leave := context.WithCancel(ctx)
 	defer leave()
@@ -332,12 +315,7 @@ func TestDo_tooLargeResultFetchedByWaiters(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
 	defer cancel()
-	srv := redistest.Shared(t)
-	prefix := redistest.Prefix(t)
-	leader := newCoordinator(t, srv.NewClient(t), prefix, func(o *redisflight.Options) { o.MaxResultBytes = 8 })
-	waiter := newCoordinator(t, srv.NewClient(t), prefix)
-	waiting := newSignals()
-	redisflight.SetHooks(waiter, nil, waiting.hook)
+	leader, waiter, waiting := leaderAndWaiter(t, func(o *redisflight.Options) { o.MaxResultBytes = 8 })
 
 	big := strings.Repeat("x", 100)
 	started := make(chan struct{})
@@ -360,12 +338,7 @@ func TestDo_panickingFetch(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
 	defer cancel()
-	srv := redistest.Shared(t)
-	prefix := redistest.Prefix(t)
-	leader := newCoordinator(t, srv.NewClient(t), prefix)
-	waiter := newCoordinator(t, srv.NewClient(t), prefix)
-	waiting := newSignals()
-	redisflight.SetHooks(waiter, nil, waiting.hook)
+	leader, waiter, waiting := leaderAndWaiter(t)
 
 	started := make(chan struct{})
 	panicked := make(chan any, 1)

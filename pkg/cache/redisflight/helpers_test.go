@@ -11,6 +11,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/layercache/layercache/internal/redistest"
 	"github.com/layercache/layercache/pkg/cache"
 	"github.com/layercache/layercache/pkg/cache/redisflight"
 )
@@ -37,6 +38,34 @@ func newCoordinator(t testing.TB, client redis.UniversalClient, prefix string, o
 		}
 	})
 	return c
+}
+
+// leaderAndWaiter returns two instances under a fresh prefix on the shared
+// server: a leader, with opts applied, and a waiter whose waiting hook
+// feeds the returned signals.
+func leaderAndWaiter(t *testing.T, opts ...func(*redisflight.Options)) (leader, waiter *redisflight.Coordinator, waiting signals) {
+	t.Helper()
+	srv := redistest.Shared(t)
+	prefix := redistest.Prefix(t)
+	leader = newCoordinator(t, srv.NewClient(t), prefix, opts...)
+	waiter = newCoordinator(t, srv.NewClient(t), prefix)
+	waiting = newSignals()
+	redisflight.SetHooks(waiter, nil, waiting.hook)
+	return leader, waiter, waiting
+}
+
+// afterDeadLeader returns a coordinator with a short lease, on a fresh
+// prefix, where a leader that died holds key's lease: nobody renews it, so
+// the coordinator's first Do or DoMany of key waits, then takes over.
+func afterDeadLeader(ctx context.Context, t *testing.T, key string) *redisflight.Coordinator {
+	t.Helper()
+	const lease = 300 * time.Millisecond
+	client := redistest.Shared(t).NewClient(t)
+	prefix := redistest.Prefix(t)
+	if err := client.Set(ctx, redisflight.LeaseKey(prefix, key), "ghost:1", lease).Err(); err != nil {
+		t.Fatal(err)
+	}
+	return newCoordinator(t, client, prefix, func(o *redisflight.Options) { o.Lease = lease })
 }
 
 // signals turns hook calls into channel receives.
@@ -89,25 +118,33 @@ func goDo(ctx context.Context, t *testing.T, c *redisflight.Coordinator, key str
 	fetch func(context.Context) cache.Result,
 ) <-chan outcome {
 	t.Helper()
-	out := make(chan outcome, 1)
-	var wg sync.WaitGroup
-	wg.Go(func() {
+	return goRun(t, func() outcome {
 		res, err := c.Do(ctx, key, fetch)
-		out <- outcome{res, err}
+		return outcome{res, err}
 	})
+}
+
+// goRun runs fn in a goroutine that ends before t does, and returns the
+// channel its result arrives on.
+func goRun[T any](t *testing.T, fn func() T) <-chan T {
+	t.Helper()
+	out := make(chan T, 1)
+	var wg sync.WaitGroup
+	wg.Go(func() { out <- fn() })
 	t.Cleanup(wg.Wait)
 	return out
 }
 
-// receive returns the outcome from out, failing t when ctx ends first.
-func receive(ctx context.Context, t *testing.T, out <-chan outcome, what string) outcome {
+// receive returns the result from out, failing t when ctx ends first.
+func receive[T any](ctx context.Context, t *testing.T, out <-chan T, what string) T {
 	t.Helper()
 	select {
 	case o := <-out:
 		return o
 	case <-ctx.Done():
+		var zero T
 		t.Fatalf("%s: no outcome before %v", what, ctx.Err())
-		return outcome{}
+		return zero
 	}
 }
 

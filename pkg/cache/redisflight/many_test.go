@@ -26,25 +26,10 @@ func goDoMany(ctx context.Context, t *testing.T, c *redisflight.Coordinator, key
 	fetch func(context.Context, []string) map[string]cache.Result,
 ) <-chan manyOutcome {
 	t.Helper()
-	out := make(chan manyOutcome, 1)
-	var wg sync.WaitGroup
-	wg.Go(func() {
+	return goRun(t, func() manyOutcome {
 		res, errs := c.DoMany(ctx, keys, fetch)
-		out <- manyOutcome{res, errs}
+		return manyOutcome{res, errs}
 	})
-	t.Cleanup(wg.Wait)
-	return out
-}
-
-func receiveMany(ctx context.Context, t *testing.T, out <-chan manyOutcome, what string) manyOutcome {
-	t.Helper()
-	select {
-	case o := <-out:
-		return o
-	case <-ctx.Done():
-		t.Fatalf("%s: no outcome before %v", what, ctx.Err())
-		return manyOutcome{}
-	}
 }
 
 // payloads returns the payload of every successful Result in res.
@@ -116,7 +101,7 @@ func TestDoMany_leadsFreeKeysAndWaitsForTheOthers(t *testing.T) {
 	waiting.mustAwait(ctx, t, 1, "second instance waiting for b")
 	close(hold)
 
-	f, s := receiveMany(ctx, t, fo, "first"), receiveMany(ctx, t, so, "second")
+	f, s := receive(ctx, t, fo, "first"), receive(ctx, t, so, "second")
 	if want := map[string]string{"a": "v:a", "b": "v:b"}; !maps.Equal(payloads(f.res), want) || len(f.errs) != 0 {
 		t.Errorf("first instance = %v, %v; want %v", payloads(f.res), f.errs, want)
 	}
@@ -138,17 +123,10 @@ func TestDoMany_takesOverADeadLeadersKeyAlone(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
 	defer cancel()
-	srv := redistest.Shared(t)
-	prefix := redistest.Prefix(t)
-	client := srv.NewClient(t)
 	// A leader that died holds k's lease; nobody renews it.
-	const lease = 300 * time.Millisecond
-	if err := client.Set(ctx, redisflight.LeaseKey(prefix, "k"), "ghost:1", lease).Err(); err != nil {
-		t.Fatal(err)
-	}
-	c := newCoordinator(t, client, prefix, func(o *redisflight.Options) { o.Lease = lease })
+	c := afterDeadLeader(ctx, t, "k")
 	var log fetchLog
-	o := receiveMany(ctx, t, goDoMany(ctx, t, c, []string{"j", "k"}, log.fetch(nil)), "DoMany")
+	o := receive(ctx, t, goDoMany(ctx, t, c, []string{"j", "k"}, log.fetch(nil)), "DoMany")
 	if want := map[string]string{"j": "v:j", "k": "v:k"}; !maps.Equal(payloads(o.res), want) || len(o.errs) != 0 {
 		t.Errorf("DoMany = %v, %v; want %v", payloads(o.res), o.errs, want)
 	}
@@ -172,7 +150,7 @@ func TestDoMany_reportsFailedCoordinationPerKey(t *testing.T) {
 	}
 	c := newCoordinator(t, client, prefix, func(o *redisflight.Options) { o.WaitTimeout = 200 * time.Millisecond })
 	var log fetchLog
-	o := receiveMany(ctx, t, goDoMany(ctx, t, c, []string{"ok", "slow", "bad\x00key"}, log.fetch(nil)), "DoMany")
+	o := receive(ctx, t, goDoMany(ctx, t, c, []string{"ok", "slow", "bad\x00key"}, log.fetch(nil)), "DoMany")
 	if want := map[string]string{"ok": "v:ok"}; !maps.Equal(payloads(o.res), want) {
 		t.Errorf("results = %v, want %v", payloads(o.res), want)
 	}
@@ -192,12 +170,7 @@ func TestDoMany_panickingFetchReachesTheWaitersOfEveryLedKey(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
 	defer cancel()
-	srv := redistest.Shared(t)
-	prefix := redistest.Prefix(t)
-	leader := newCoordinator(t, srv.NewClient(t), prefix)
-	waiter := newCoordinator(t, srv.NewClient(t), prefix)
-	waiting := newSignals()
-	redisflight.SetHooks(waiter, nil, waiting.hook)
+	leader, waiter, waiting := leaderAndWaiter(t)
 	started := make(chan struct{})
 	panicked := make(chan any, 1)
 	go func() {
@@ -234,7 +207,7 @@ func TestDoMany_loadsItsScriptsOnAServerThatHasNone(t *testing.T) {
 	prefix := redistest.Prefix(t)
 	c := newCoordinator(t, client, prefix)
 	var log fetchLog
-	o := receiveMany(ctx, t, goDoMany(ctx, t, c, []string{"s1", "s2"}, log.fetch(nil)), "DoMany")
+	o := receive(ctx, t, goDoMany(ctx, t, c, []string{"s1", "s2"}, log.fetch(nil)), "DoMany")
 	if want := map[string]string{"s1": "v:s1", "s2": "v:s2"}; !maps.Equal(payloads(o.res), want) || len(o.errs) != 0 {
 		t.Fatalf("DoMany = %v, %v; want %v", payloads(o.res), o.errs, want)
 	}
@@ -254,16 +227,9 @@ func TestDoMany_panicOfATakeOverFetchContinuesInTheCaller(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
 	defer cancel()
-	srv := redistest.Shared(t)
-	prefix := redistest.Prefix(t)
-	client := srv.NewClient(t)
 	// A leader that died holds k's lease: DoMany waits, takes over, and
 	// its fetch of k panics on the wait's goroutine.
-	const lease = 300 * time.Millisecond
-	if err := client.Set(ctx, redisflight.LeaseKey(prefix, "k"), "ghost:1", lease).Err(); err != nil {
-		t.Fatal(err)
-	}
-	c := newCoordinator(t, client, prefix, func(o *redisflight.Options) { o.Lease = lease })
+	c := afterDeadLeader(ctx, t, "k")
 	recovered := make(chan any, 1)
 	go func() {
 		defer func() { recovered <- recover() }()

@@ -131,7 +131,7 @@ func bulkAcross(t *testing.T, coords []*redisflight.Coordinator, observed signal
 		return nil
 	})
 	for who, out := range map[string]<-chan manyOutcome{"leader": lo, "waiter": wo} {
-		o := receiveMany(ctx, t, out, who)
+		o := receive(ctx, t, out, who)
 		for _, k := range topologyKeys {
 			if r := o.res[k]; string(r.Payload) != "bulk "+k || o.errs[k] != nil {
 				t.Errorf("%s: key %q = (%+v, %v), want payload %q", who, k, r, o.errs[k], "bulk "+k)
