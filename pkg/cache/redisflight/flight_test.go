@@ -273,14 +273,8 @@ func TestDo_waitTimeout(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
 	defer cancel()
-	srv := redistest.Shared(t)
-	prefix := redistest.Prefix(t)
-	client := srv.NewClient(t)
-	if err := client.Set(ctx, redisflight.LeaseKey(prefix, "k"), "busy:1", time.Minute).Err(); err != nil {
-		t.Fatal(err)
-	}
 	const wait = 100 * time.Millisecond
-	c := newCoordinator(t, client, prefix, func(o *redisflight.Options) { o.WaitTimeout = wait })
+	c := heldElsewhere(ctx, t, "k", "busy:1", time.Minute, func(o *redisflight.Options) { o.WaitTimeout = wait })
 	_, err := c.Do(ctx, "k", mustNotFetch(t, "waiter of a live leader"))
 	var te *redisflight.WaitTimeoutError
 	if !errors.As(err, &te) || te.Key != "k" || te.Wait != wait {
@@ -292,13 +286,7 @@ func TestDo_waiterContextEnds(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
 	defer cancel()
-	srv := redistest.Shared(t)
-	prefix := redistest.Prefix(t)
-	client := srv.NewClient(t)
-	if err := client.Set(ctx, redisflight.LeaseKey(prefix, "k"), "busy:1", time.Minute).Err(); err != nil {
-		t.Fatal(err)
-	}
-	c := newCoordinator(t, client, prefix)
+	c := heldElsewhere(ctx, t, "k", "busy:1", time.Minute)
 	waiting := newSignals()
 	redisflight.SetHooks(c, nil, waiting.hook)
 	wctx, leave := context.WithCancel(ctx)

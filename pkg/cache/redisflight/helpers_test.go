@@ -54,18 +54,28 @@ func leaderAndWaiter(t *testing.T, opts ...func(*redisflight.Options)) (leader, 
 	return leader, waiter, waiting
 }
 
-// afterDeadLeader returns a coordinator with a short lease, on a fresh
-// prefix, where a leader that died holds key's lease: nobody renews it, so
-// the coordinator's first Do or DoMany of key waits, then takes over.
+// heldElsewhere returns a coordinator, with opts applied, on a fresh prefix
+// where another instance holds key's lease (value holder) for ttl; nobody
+// renews it.
+func heldElsewhere(ctx context.Context, t *testing.T, key, holder string, ttl time.Duration,
+	opts ...func(*redisflight.Options),
+) *redisflight.Coordinator {
+	t.Helper()
+	client := redistest.Shared(t).NewClient(t)
+	prefix := redistest.Prefix(t)
+	if err := client.Set(ctx, redisflight.LeaseKey(prefix, key), holder, ttl).Err(); err != nil {
+		t.Fatal(err)
+	}
+	return newCoordinator(t, client, prefix, opts...)
+}
+
+// afterDeadLeader returns a coordinator with a short lease where a leader
+// that died holds key's lease: its first Do or DoMany of key waits, then
+// takes over.
 func afterDeadLeader(ctx context.Context, t *testing.T, key string) *redisflight.Coordinator {
 	t.Helper()
 	const lease = 300 * time.Millisecond
-	client := redistest.Shared(t).NewClient(t)
-	prefix := redistest.Prefix(t)
-	if err := client.Set(ctx, redisflight.LeaseKey(prefix, key), "ghost:1", lease).Err(); err != nil {
-		t.Fatal(err)
-	}
-	return newCoordinator(t, client, prefix, func(o *redisflight.Options) { o.Lease = lease })
+	return heldElsewhere(ctx, t, key, "ghost:1", lease, func(o *redisflight.Options) { o.Lease = lease })
 }
 
 // signals turns hook calls into channel receives.

@@ -141,14 +141,8 @@ func TestDoMany_reportsFailedCoordinationPerKey(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
 	defer cancel()
-	srv := redistest.Shared(t)
-	prefix := redistest.Prefix(t)
-	client := srv.NewClient(t)
 	// Another instance holds slow's lease for longer than the wait.
-	if err := client.Set(ctx, redisflight.LeaseKey(prefix, "slow"), "other:1", time.Minute).Err(); err != nil {
-		t.Fatal(err)
-	}
-	c := newCoordinator(t, client, prefix, func(o *redisflight.Options) { o.WaitTimeout = 200 * time.Millisecond })
+	c := heldElsewhere(ctx, t, "slow", "other:1", time.Minute, func(o *redisflight.Options) { o.WaitTimeout = 200 * time.Millisecond })
 	var log fetchLog
 	o := receive(ctx, t, goDoMany(ctx, t, c, []string{"ok", "slow", "bad\x00key"}, log.fetch(nil)), "DoMany")
 	if want := map[string]string{"ok": "v:ok"}; !maps.Equal(payloads(o.res), want) {
