@@ -65,6 +65,16 @@ type EntryLender interface {
 	LendEntry(key string) (*Entry, bool)
 }
 
+// ClockLender is implemented by layers that keep time with a clock of their
+// own (the memory layer's coarse clock). With Options.Clock unset, the Stack
+// reads the clock of the fastest layer that lends one instead of starting a
+// clock of its own: the Stack and the layer then agree on the time, and one
+// ticking clock serves both, not two. The layer keeps owning it (the Stack
+// closes its layers last).
+type ClockLender interface {
+	Clock() Clock
+}
+
 // LayerInfo describes a layer to the Stack.
 type LayerInfo struct {
 	// Name identifies the layer in metrics, events and per-layer options.

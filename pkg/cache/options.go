@@ -196,9 +196,10 @@ type Options struct {
 	// Clock tells the time in Unix nanoseconds. It exists to make tests
 	// deterministic.
 	//
-	// default: a coarse clock that reads the system time once per
-	// millisecond, owned and stopped by the Stack (reading the precise
-	// time costs more than an L1 hit)
+	// default: the clock of the fastest layer that lends one (ClockLender;
+	// the memory layer lends its own), else a coarse clock that reads the
+	// system time once per millisecond, owned and stopped by the Stack
+	// (reading the precise time costs more than an L1 hit)
 	Clock Clock
 }
 

@@ -99,6 +99,11 @@ func New(ctx context.Context, layers []Layer, opts Options) (*Stack, error) {
 		return nil, err
 	}
 	c.opts, c.codec, c.clock, c.tags = o, o.Codec, o.Clock, o.TagIndex
+	for i := 0; c.clock == nil && i < len(layers); i++ {
+		if cl, ok := layers[i].(ClockLender); ok {
+			c.clock = cl.Clock()
+		}
+	}
 	if c.clock == nil {
 		c.ownClock = otter.NewCoarseClock(time.Millisecond)
 		c.clock = c.ownClock

@@ -324,3 +324,22 @@ func TestLongestDurationsTogetherStayInTheFuture(t *testing.T) {
 		t.Fatalf("Get = %d, %v; want 1", got, err)
 	}
 }
+
+func TestStackKeepsTimeWithItsMemoryLayersClock(t *testing.T) {
+	t.Parallel()
+	// No Options.Clock: the Stack reads the memory layer's clock, so the
+	// deadlines it writes are the ones the layer checks, and no clock of its
+	// own ticks beside the layer's.
+	clock := cachetest.NewManualClock()
+	s := newStack(t, cache.Options{TTL: time.Minute}, newMemory(t, "memory", clock))
+	v := cache.Typed[int](s)
+	ctx := context.Background()
+	must(t, v.Set(ctx, "k", 1))
+	if got, err := v.Get(ctx, "k", nil); err != nil || got != 1 {
+		t.Fatalf("Get before the TTL = %d, %v; want 1", got, err)
+	}
+	clock.Advance(2 * time.Minute)
+	if _, err := v.Get(ctx, "k", nil); !errors.Is(err, cache.ErrMiss) {
+		t.Fatalf("Get two minutes later on the layer's clock = %v, want ErrMiss (the TTL was set by that clock)", err)
+	}
+}

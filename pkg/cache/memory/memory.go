@@ -27,7 +27,10 @@ type Layer struct {
 	closed atomic.Bool
 }
 
-var _ cache.Layer = (*Layer)(nil)
+var (
+	_ cache.Layer       = (*Layer)(nil)
+	_ cache.ClockLender = (*Layer)(nil)
+)
 
 // New returns an empty layer configured by opts. It returns an error naming
 // the field when an option is invalid; it does not modify opts.
@@ -100,6 +103,11 @@ func (l *Layer) Get(_ context.Context, key string) (e cache.Entry, found bool, e
 	}
 	return it.entry(), true, nil
 }
+
+// Clock returns the clock the layer checks deadlines against
+// (cache.ClockLender): the Stack reads it too when its own Options.Clock is
+// unset. It keeps running until the layer is closed.
+func (l *Layer) Clock() cache.Clock { return l.clock }
 
 // LendEntry returns the stored entry itself instead of a copy, for the
 // Stack's L1 hit path (cache.EntryLender). The entry is read-only: the layer
