@@ -198,8 +198,9 @@ type Options struct {
 	//
 	// default: the clock of the fastest layer that lends one (ClockLender;
 	// the memory layer lends its own), else a coarse clock that reads the
-	// system time once per millisecond, owned and stopped by the Stack
-	// (reading the precise time costs more than an L1 hit)
+	// system time once per millisecond and sleeps after 10 ms without reads
+	// (pkg/cache/coarseclock), owned and stopped by the Stack (reading the
+	// precise time costs more than an L1 hit)
 	Clock Clock
 }
 

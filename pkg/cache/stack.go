@@ -10,8 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/maypok86/otter/v2"
-
+	"github.com/layercache/layercache/pkg/cache/coarseclock"
 	"github.com/layercache/layercache/pkg/cache/codec"
 	"github.com/layercache/layercache/pkg/cache/singleflight"
 	"github.com/layercache/layercache/pkg/cache/tagindex"
@@ -32,7 +31,7 @@ type core struct {
 	codec       codec.Codec
 	opts        Options
 	clock       Clock
-	ownClock    *otter.CoarseClock // stopped by Close when the Stack made it
+	ownClock    *coarseclock.Clock // stopped by Close when the Stack made it
 	needPayload bool               // some layer stores bytes
 
 	tags TagIndex
@@ -105,7 +104,7 @@ func New(ctx context.Context, layers []Layer, opts Options) (*Stack, error) {
 		}
 	}
 	if c.clock == nil {
-		c.ownClock = otter.NewCoarseClock(time.Millisecond)
+		c.ownClock = coarseclock.New(time.Millisecond, 10*time.Millisecond)
 		c.clock = c.ownClock
 	}
 	if o.AdaptiveTTL != nil || o.EarlyRefresh > 0 {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/layercache/layercache/pkg/cache"
+	"github.com/layercache/layercache/pkg/cache/coarseclock"
 	"github.com/maypok86/otter/v2"
 )
 
@@ -20,7 +21,7 @@ const scanCheckEvery = 256
 type Layer struct {
 	store  *otter.Cache[string, *item]
 	clock  Clock              // never nil
-	coarse *otter.CoarseClock // the default clock, owned: stopped by Close
+	coarse *coarseclock.Clock // the default clock, owned: stopped by Close
 	maint  *maintenance       // the store's executor; see maintenance
 	cfg    config
 	info   cache.LayerInfo
@@ -52,15 +53,18 @@ func New(opts Options) (*Layer, error) {
 		o.MaximumSize = cfg.maxEntries
 	}
 	clock := cfg.clock
-	var coarse *otter.CoarseClock
+	var coarse *coarseclock.Clock
 	switch c := clock.(type) {
 	case nil:
 		// Reading the precise time costs more than the rest of a hit, and
 		// otter reads its clock on every Get; a coarse clock is read like a
-		// variable. It also drives the store's periodic clean-up.
-		coarse = otter.NewCoarseClock(DefaultClockResolution)
+		// variable. It also drives the store's periodic clean-up. It sleeps
+		// while the layer is idle (the clean-up's read once a second wakes
+		// it for DefaultClockIdleAfter), instead of waking a goroutine
+		// every millisecond for ever.
+		coarse = coarseclock.New(DefaultClockResolution, DefaultClockIdleAfter)
 		clock, o.Clock = coarse, coarse
-	case *otter.CoarseClock:
+	case otter.Clock: // an *otter.CoarseClock or a *coarseclock.Clock
 		o.Clock = c
 	default:
 		o.Clock = storeClock{clock}
