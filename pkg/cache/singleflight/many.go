@@ -44,13 +44,12 @@ func (g *Group[K, V]) DoMany(ctx context.Context, keys []K, fn func(ctx context.
 	calls := make([]*call[V], len(keys))
 	res := make([]Result[V], len(keys))
 	var (
-		led      []K
-		ledCalls []*call[V]
-		owned    []call[V] // the led calls, allocated at once
-		cctx     context.Context
-		cancel   context.CancelFunc
-		b        *batch
-		done     chan struct{}
+		led    []K
+		owned  []call[V] // the calls of led, allocated at once
+		cctx   context.Context
+		cancel context.CancelFunc
+		b      *batch
+		done   chan struct{}
 	)
 	g.mu.Lock()
 	if g.m == nil {
@@ -68,8 +67,8 @@ func (g *Group[K, V]) DoMany(ctx context.Context, keys []K, fn func(ctx context.
 				cancel()
 			}
 			b, done = &batch{}, make(chan struct{})
-			n := len(keys) - i
-			owned, led, ledCalls = make([]call[V], 0, n), make([]K, 0, n), make([]*call[V], 0, n)
+			n := len(keys) - i // never outgrown: the pointers into owned stay valid
+			owned, led = make([]call[V], 0, n), make([]K, 0, n)
 		}
 		owned = append(owned, call[V]{done: done, waiters: 1, cancel: cancel, batch: b})
 		c := &owned[len(owned)-1]
@@ -77,17 +76,17 @@ func (g *Group[K, V]) DoMany(ctx context.Context, keys []K, fn func(ctx context.
 		g.m[k] = c
 		g.link(c)
 		calls[i] = c
-		led, ledCalls = append(led, k), append(ledCalls, c)
+		led = append(led, k)
 	}
 	g.mu.Unlock()
 	if len(led) > 0 {
 		if ctx.Done() == nil {
 			// As in Do: this caller cannot leave, so no hand-off.
-			g.runMany(cctx, cancel, led, ledCalls, fn)
+			g.runMany(cctx, cancel, led, owned, fn)
 		} else {
 			g.workers.run(func() {
 				pprof.SetGoroutineLabels(ctx)
-				g.runMany(cctx, cancel, led, ledCalls, fn)
+				g.runMany(cctx, cancel, led, owned, fn)
 			})
 		}
 	}
@@ -116,8 +115,9 @@ func (g *Group[K, V]) DoMany(ctx context.Context, keys []K, fn func(ctx context.
 	return res
 }
 
-// runMany runs fn for the led keys and finishes their calls.
-func (g *Group[K, V]) runMany(ctx context.Context, cancel context.CancelFunc, keys []K, calls []*call[V],
+// runMany runs fn for the led keys and finishes their calls (calls[i] is
+// the call of keys[i]).
+func (g *Group[K, V]) runMany(ctx context.Context, cancel context.CancelFunc, keys []K, calls []call[V],
 	fn func(context.Context, []K) (map[K]V, error)) {
 	defer cancel()
 	var vals map[K]V
@@ -130,7 +130,8 @@ func (g *Group[K, V]) runMany(ctx context.Context, cancel context.CancelFunc, ke
 			err = ErrGoexit
 		}
 		g.mu.Lock()
-		for i, c := range calls {
+		for i := range calls {
+			c := &calls[i]
 			if err != nil {
 				c.err = err
 			} else {
