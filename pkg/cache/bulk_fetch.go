@@ -44,19 +44,14 @@ func (v *View[T]) fetchMany(ctx context.Context, keys, qkeys []string, pending [
 				c.events.emit(Event{Type: EventDedupe, Key: qkeys[i]})
 			}
 		}
-		switch {
-		case r.Err != nil:
+		if r.Err != nil {
 			fail(i, r.Err)
-		case r.Val.err != nil:
-			fail(i, r.Val.err)
-		case r.Val.negative:
-		default:
-			val, ok := r.Val.value.(T)
-			if !ok && r.Val.value != nil {
-				var zero T
-				fail(i, &TypeError{Key: qkeys[i], Got: r.Val.value, Want: zero})
-				continue
-			}
+			continue
+		}
+		switch val, found, err := valueOf[T](qkeys[i], r.Val); {
+		case err != nil:
+			fail(i, err)
+		case found:
 			got[keys[i]] = val
 		}
 	}
@@ -135,10 +130,7 @@ func (v *View[T]) storeFetchedMany(ctx context.Context, led, ask []string, got m
 		}
 		entries, err := c.buildEntries(now, qk, val, !ok, co)
 		if err != nil {
-			c.metrics.writeFailures.inc()
-			if c.events.active() {
-				c.events.emit(Event{Type: EventError, Key: qk, Err: err})
-			}
+			c.unstorable(qk, err)
 			continue
 		}
 		for li := range perLayer {

@@ -68,16 +68,23 @@ func (c *core) callFetcher(ctx context.Context, qk, group string, fn func(contex
 func (c *core) storeFetched(qk string, fc fence, val any, negative bool, co *callOptions) {
 	entries, err := c.buildEntries(c.clock.NowNano(), qk, val, negative, co)
 	if err != nil {
-		c.metrics.writeFailures.inc()
-		if c.events.active() {
-			c.events.emit(Event{Type: EventError, Key: qk, Err: err})
-		}
+		c.unstorable(qk, err)
 		return
 	}
 	// The store must not be cut short by the callers leaving: it is quick,
 	// and a half-written stack is worse than a finished write.
 	if !c.fences.writeIfCurrent(fc, func() { _ = c.writeLayers(c.detached, qk, entries) }) {
 		c.metrics.fencedWrites.inc()
+	}
+}
+
+// unstorable counts and reports a fetched value of qk that could not be
+// made into entries (it does not encode, or it is too large); the callers
+// still get it.
+func (c *core) unstorable(qk string, err error) {
+	c.metrics.writeFailures.inc()
+	if c.events.active() {
+		c.events.emit(Event{Type: EventError, Key: qk, Err: err})
 	}
 }
 

@@ -212,20 +212,31 @@ func (v *View[T]) fetch(ctx context.Context, qk string, fc fence, fetch Fetcher[
 			c.events.emit(Event{Type: EventDedupe, Key: qk})
 		}
 	}
-	if err == nil {
-		err = res.err // the key's failure in a GetMany's fetch this call joined
-	}
 	if err != nil {
 		return zero, err
 	}
-	if res.negative {
-		return zero, ErrNotFound
+	val, found, err := valueOf[T](qk, res)
+	if err == nil && !found {
+		err = ErrNotFound
 	}
-	val, ok := res.value.(T)
-	if !ok && res.value != nil {
-		return zero, &TypeError{Key: qk, Got: res.value, Want: zero}
+	return val, err
+}
+
+// valueOf turns a flight's result for qk into a T: found is false for a
+// "not found", and err is the key's failure (in a GetMany's fetch, which
+// reports failures key by key) or a value of another type than T.
+func valueOf[T any](qk string, r flightResult) (val T, found bool, err error) {
+	switch {
+	case r.err != nil:
+		return val, false, r.err
+	case r.negative:
+		return val, false, nil
 	}
-	return val, nil
+	val, ok := r.value.(T)
+	if !ok && r.value != nil {
+		return val, false, &TypeError{Key: qk, Got: r.value, Want: val}
+	}
+	return val, true, nil
 }
 
 // recheck reports a fresh entry in the fastest layer, if there is one.
