@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"sync"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/layercache/layercache/pkg/cache"
 )
 
@@ -162,18 +160,17 @@ func (c *Coordinator) leadMany(ctx context.Context, leads []*leadership,
 	}
 	cctx, cancel := c.cleanup(ctx)
 	defer cancel()
-	pipe := c.cfg.Client.Pipeline()
-	cmds := make([]*redis.Cmd, len(finishing))
+	ns := make([]names, len(finishing))
 	for i, l := range finishing {
-		cmds[i] = luaFinish.EvalSha(cctx, pipe, l.n.keys(), c.finishArgs(l.n, l.lease, l.fence, resultFor(got, l.key))...)
+		ns[i] = l.n
 	}
-	_, _ = pipe.Exec(cctx) // each command carries its own error
-	for i, l := range finishing {
-		res := resultFor(got, l.key)
-		if redis.HasErrorPrefix(cmds[i].Err(), "NOSCRIPT") {
-			_, _ = c.finish(cctx, l.n, l.lease, l.fence, res)
-		}
-		done(l.key, res, nil)
+	// As in endLead, a failed finish does not replace the fetch's Result.
+	_ = c.runPipelined(cctx, luaFinish, ns, func(i int) []any {
+		l := finishing[i]
+		return c.finishArgs(l.n, l.lease, l.fence, resultFor(got, l.key))
+	})
+	for _, l := range finishing {
+		done(l.key, resultFor(got, l.key), nil)
 	}
 }
 

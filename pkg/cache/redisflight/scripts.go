@@ -151,22 +151,33 @@ func (c *Coordinator) claim(ctx context.Context, n names, token, minFence string
 // pipeline. A claim that finds the script not loaded yet (NOSCRIPT) is run
 // again on its own, which loads it.
 func (c *Coordinator) claimNew(ctx context.Context, ns []names, tokens []string) ([]claimReply, []error) {
-	pipe := c.cfg.Client.Pipeline()
-	cmds := make([]*redis.Cmd, len(ns))
-	for i, n := range ns {
-		cmds[i] = luaClaim.EvalSha(ctx, pipe, n.keys(),
-			tokens[i], c.cfg.Lease.Milliseconds(), c.cfg.fenceTTL.Milliseconds(), "")
-	}
-	_, _ = pipe.Exec(ctx) // each command carries its own error
+	cmds := c.runPipelined(ctx, luaClaim, ns, func(i int) []any {
+		return []any{tokens[i], c.cfg.Lease.Milliseconds(), c.cfg.fenceTTL.Milliseconds(), ""}
+	})
 	replies, errs := make([]claimReply, len(ns)), make([]error, len(ns))
 	for i, cmd := range cmds {
-		if redis.HasErrorPrefix(cmd.Err(), "NOSCRIPT") {
-			replies[i], errs[i] = c.claim(ctx, ns[i], tokens[i], "")
-			continue
-		}
 		replies[i], errs[i] = parseClaim(cmd.Slice())
 	}
 	return replies, errs
+}
+
+// runPipelined runs script once for each of ns, with args(i) for ns[i], in
+// one pipeline (EVALSHA), and returns each run's answer. A run that finds
+// the script not loaded yet (NOSCRIPT) runs again on its own, which loads
+// it.
+func (c *Coordinator) runPipelined(ctx context.Context, script *redis.Script, ns []names, args func(i int) []any) []*redis.Cmd {
+	pipe := c.cfg.Client.Pipeline()
+	cmds := make([]*redis.Cmd, len(ns))
+	for i, n := range ns {
+		cmds[i] = script.EvalSha(ctx, pipe, n.keys(), args(i)...)
+	}
+	_, _ = pipe.Exec(ctx) // each command carries its own error
+	for i, cmd := range cmds {
+		if redis.HasErrorPrefix(cmd.Err(), "NOSCRIPT") {
+			cmds[i] = script.Run(ctx, c.cfg.Client, ns[i].keys(), args(i)...)
+		}
+	}
+	return cmds
 }
 
 // parseClaim reads luaClaim's answer.
