@@ -8,7 +8,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/layercache/layercache/pkg/cache/coarseclock"
 	"github.com/layercache/layercache/pkg/cache/codec"
@@ -104,7 +103,7 @@ func New(ctx context.Context, layers []Layer, opts Options) (*Stack, error) {
 		}
 	}
 	if c.clock == nil {
-		c.ownClock = coarseclock.New(time.Millisecond, 10*time.Millisecond)
+		c.ownClock = coarseclock.New(coarseclock.DefaultResolution, coarseclock.DefaultIdleAfter)
 		c.clock = c.ownClock
 	}
 	if o.AdaptiveTTL != nil || o.EarlyRefresh > 0 {

@@ -19,6 +19,15 @@ import (
 	"time"
 )
 
+// Defaults of the clocks the memory layer and the Stack start for
+// themselves: a read lags at most 1 ms behind, and a clock read by nobody
+// for 10 ms sleeps (a process reading it once a second, as the memory
+// layer's clean-up does, wakes it about 10 times a second instead of 1000).
+const (
+	DefaultResolution = time.Millisecond
+	DefaultIdleAfter  = 10 * time.Millisecond
+)
+
 // Clock is a coarse clock that sleeps while nobody reads it. Create it with
 // New; it is safe for concurrent use. It satisfies cache.Clock,
 // memory.Clock and otter.Clock.

@@ -2,7 +2,8 @@ package memory
 
 import (
 	"fmt"
-	"time"
+
+	"github.com/layercache/layercache/pkg/cache/coarseclock"
 )
 
 // Defaults applied by New to zero-valued Options fields.
@@ -154,9 +155,9 @@ func (o *Options) resolve() (config, error) {
 
 // DefaultClockResolution is how often the default clock reads the system
 // time.
-const DefaultClockResolution = time.Millisecond
+const DefaultClockResolution = coarseclock.DefaultResolution
 
 // DefaultClockIdleAfter is how long the default clock keeps ticking without
 // a read before it sleeps. The store's clean-up reads it once a second, so
 // an idle layer's clock wakes up about 10 times a second instead of 1000.
-const DefaultClockIdleAfter = 10 * time.Millisecond
+const DefaultClockIdleAfter = coarseclock.DefaultIdleAfter
